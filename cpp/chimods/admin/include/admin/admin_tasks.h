@@ -1,0 +1,68 @@
+#pragma once
+/**
+ * @file admin_tasks.h
+ * Tasks of the admin module (seed 002 "admin", DESIGN.md §5).
+ * `CreatePoolTask` is also every module's `CreateTask`: the admin runs the new
+ * container's kCreate method with it, so a module reads its `args_`.
+ */
+#include <string>
+
+#include "../../autogen/admin_methods.h"
+#include "chimaera/core/task.h"
+
+namespace chimaera::admin {
+
+/** Create a pool of module `mod_name_` named `pool_name_` (seed 002). */
+struct CreatePoolTask : public chi::Task {
+  IN chi::ipc::string pool_name_;  /**< name of the pool to create (unique) */
+  IN chi::ipc::string mod_name_;   /**< module to create containers from */
+  INOUT chi::PoolId pool_id_;      /**< requested id (optional input), the id (output) */
+  INOUT chi::ipc::string args_;    /**< module-specific arguments (opaque bytes) */
+
+  explicit CreatePoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc)
+      : chi::Task(alloc), pool_name_(alloc.Get()), mod_name_(alloc.Get()), args_(alloc.Get()) {}
+  CreatePoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
+                 const chi::DomainQuery &dom_query, const std::string &pool_name, const std::string &mod_name,
+                 const std::string &args, chi::PoolId requested = chi::PoolId())
+      : chi::Task(alloc), pool_name_(alloc.Get(), pool_name), mod_name_(alloc.Get(), mod_name),
+        pool_id_(requested), args_(alloc.Get(), args) {
+    task_node_ = task_node;
+    pool_ = chi::kAdminPoolId;
+    method_ = Method::kCreatePool;
+    dom_query_ = dom_query;
+  }
+};
+
+/** Destroy pool `target_` (runs its kDestroy, then forgets it). */
+struct DestroyPoolTask : public chi::Task {
+  IN chi::PoolId target_;
+
+  explicit DestroyPoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
+  DestroyPoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
+                  const chi::DomainQuery &dom_query, chi::PoolId target)
+      : chi::Task(alloc), target_(target) {
+    task_node_ = task_node;
+    pool_ = chi::kAdminPoolId;
+    method_ = Method::kDestroyPool;
+    dom_query_ = dom_query;
+  }
+};
+
+/** Stop the runtime gracefully (completes before the runtime stops). */
+struct StopRuntimeTask : public chi::Task {
+  explicit StopRuntimeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
+  StopRuntimeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
+                  const chi::DomainQuery &dom_query)
+      : chi::Task(alloc) {
+    task_node_ = task_node;
+    pool_ = chi::kAdminPoolId;
+    method_ = Method::kStopRuntime;
+    dom_query_ = dom_query;
+  }
+};
+
+/** Every module's kCreate / kDestroy task types. */
+using CreateTask = CreatePoolTask;
+using DestroyTask = DestroyPoolTask;
+
+}  // namespace chimaera::admin

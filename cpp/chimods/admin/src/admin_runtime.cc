@@ -1,0 +1,94 @@
+// Runtime side of the admin module (seed 002 "admin"): creates and destroys
+// pools through the PoolManager and stops the runtime.
+#include "admin/admin_tasks.h"
+#include "chimaera/client/ipc_manager.h"
+#include "chimaera/runtime/module_api.h"
+#include "chimaera/runtime/runtime.h"
+
+namespace chimaera::admin {
+
+class Runtime : public chi::Container {
+ public:
+#include "../autogen/admin_lib_exec.h"
+
+  void Create(chi::ipc::FullPtr<CreateTask>, chi::RunContext &) {}
+  void MonitorCreate(chi::MonitorModeId mode, chi::ipc::FullPtr<CreateTask> task, chi::RunContext &rctx) {
+    DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
+  }
+  void Destroy(chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
+  void MonitorDestroy(chi::MonitorModeId mode, chi::ipc::FullPtr<DestroyTask> task, chi::RunContext &rctx) {
+    DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
+  }
+
+  /** Load the module's container, run its kCreate with this task (so it
+   * reads args_ and creates its local queues), then register the pool. */
+  void CreatePool(chi::ipc::FullPtr<CreatePoolTask> task, chi::RunContext &rctx) {
+    chi::Runtime *rt = CHI_RUNTIME;
+    const std::string name = task->pool_name_.str(), mod = task->mod_name_.str();
+    if (name.empty()) {
+      task->SetError(chi::kTaskBadArgument, "CreatePool needs a pool name");
+      return;
+    }
+    if (!rt->Pools().FindPool(name).IsNull()) {
+      task->SetError(chi::kTaskPoolExists, "a pool named '" + name + "' already exists");
+      return;
+    }
+    std::unique_ptr<chi::Container> c;
+    try {
+      c.reset(rt->Modules().CreateContainer(mod, task->pool_id_, name));
+    } catch (const std::exception &e) {
+      task->SetError(chi::kTaskUnknownModule, e.what());
+      return;
+    }
+    c->Run(Method::kCreate, task.Cast<chi::Task>(), rctx);  // module's Create(task, rctx)
+    if (task->HasError()) return;
+    if (c->AllLanes().empty()) c->CreateLocalQueue(0, rt->Config().lanes_per_queue);
+    std::string err;
+    chi::PoolId id = rt->Pools().Register(name, mod, task->pool_id_, std::move(c), &err);
+    if (id.IsNull()) {
+      task->SetError(chi::kTaskPoolExists, err);
+      return;
+    }
+    task->pool_id_ = id;
+  }
+  void MonitorCreatePool(chi::MonitorModeId mode, chi::ipc::FullPtr<CreatePoolTask> task, chi::RunContext &rctx) {
+    DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
+  }
+
+  void DestroyPool(chi::ipc::FullPtr<DestroyPoolTask> task, chi::RunContext &rctx) {
+    chi::Runtime *rt = CHI_RUNTIME;
+    if (task->target_ == chi::kAdminPoolId) {
+      task->SetError(chi::kTaskBadArgument, "the admin pool cannot be destroyed");
+      return;
+    }
+    chi::Container *c = rt->Pools().GetContainer(task->target_);
+    if (c == nullptr) {
+      task->SetError(chi::kTaskUnknownPool, "no pool with id " + task->target_.ToString());
+      return;
+    }
+    c->Run(Method::kDestroy, task.Cast<chi::Task>(), rctx);  // module's Destroy(task, rctx)
+    rt->Pools().Destroy(task->target_);
+  }
+  void MonitorDestroyPool(chi::MonitorModeId mode, chi::ipc::FullPtr<DestroyPoolTask> task, chi::RunContext &rctx) {
+    DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
+  }
+
+  void StopRuntime(chi::ipc::FullPtr<StopRuntimeTask>, chi::RunContext &) { CHI_RUNTIME->RequestStop(); }
+  void MonitorStopRuntime(chi::MonitorModeId mode, chi::ipc::FullPtr<StopRuntimeTask> task, chi::RunContext &rctx) {
+    DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
+  }
+
+ private:
+  // Admin work is rare: one lane, negligible load estimate.
+  void DefaultMonitor(chi::MonitorModeId mode, chi::ipc::FullPtr<chi::Task>, chi::RunContext &rctx) {
+    switch (mode) {
+      case chi::MonitorModeId::kLocalSchedule: rctx.route_lane_ = GetLane(0, 0); break;
+      case chi::MonitorModeId::kGlobalSchedule: break;
+      case chi::MonitorModeId::kEstLoad: rctx.load_.cpu_us_ = 10; break;
+    }
+  }
+};
+
+}  // namespace chimaera::admin
+
+CHI_TASK_CC(chimaera::admin::Runtime, "admin");

@@ -1,0 +1,125 @@
+#include "chimaera/client/ipc_manager.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <thread>
+
+namespace chi {
+
+IpcManager *IpcManager::Get() noexcept {
+  static IpcManager instance;
+  return &instance;
+}
+
+u16 DefaultPort() noexcept {
+  if (const char *env = std::getenv("CHI_PORT")) {
+    char *end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v > 0 && v < 65536) return static_cast<u16>(v);
+  }
+  return 9413;
+}
+
+void IpcManager::ClientInit(u16 port) {
+  const u16 want = port ? port : DefaultPort();
+  if (IsInitialized()) {
+    if (want == port_ && IsRuntimeAlive()) return;
+    Finalize();  // another runtime, or ours died: attach afresh
+  }
+  port_ = want;
+  std::string name = ipc::Segment::MakeName(std::to_string(port_));
+  try {
+    owned_segment_ = ipc::Segment::Attach(name);
+  } catch (const ipc::ShmError &e) {
+    throw RuntimeUnavailable(std::string("cannot connect to the Chimaera runtime on port ") + std::to_string(port_) +
+                             ": " + e.what());
+  }
+  ipc::Pointer root = owned_segment_->GetRoot();
+  auto *shared = owned_segment_->GetAllocator().Convert<RuntimeShared>(root);
+  if (root.IsNull() || shared->magic_ != RuntimeShared::kMagic ||
+      shared->state_.load(std::memory_order_acquire) != kRuntimeRunning) {
+    owned_segment_.reset();
+    throw RuntimeUnavailable("the Chimaera runtime on port " + std::to_string(port_) +
+                             " is not serving (starting, stopping, or a stale segment '" + name + "')");
+  }
+  if (ipc::Segment::QueryOwner(name) != ipc::OwnerState::kAlive) {
+    owned_segment_.reset();
+    throw RuntimeUnavailable("the Chimaera runtime that created '" + name + "' is dead (stale segment)");
+  }
+  segment_ = owned_segment_.get();
+  alloc_ = segment_->GetAllocator();
+  ipc::MemoryRegistry::SetDefault(alloc_.Id());
+  runtime_start_ticks_ = segment_->Header().owner_start_ticks_;
+  workers_ = alloc_.Convert<WorkerShared>(shared->workers_);
+  process_queue_ = alloc_.Convert<TaskQueue>(shared->process_queue_);
+  shared_ = shared;
+}
+
+void IpcManager::ServerAdopt(ipc::Segment *segment, RuntimeShared *shared) noexcept {
+  segment_ = segment;
+  alloc_ = segment->GetAllocator();
+  ipc::MemoryRegistry::SetDefault(alloc_.Id());
+  runtime_start_ticks_ = segment->Header().owner_start_ticks_;
+  workers_ = alloc_.Convert<WorkerShared>(shared->workers_);
+  process_queue_ = alloc_.Convert<TaskQueue>(shared->process_queue_);
+  port_ = 0;
+  shared_ = shared;
+}
+
+void IpcManager::Finalize() noexcept {
+  shared_ = nullptr;
+  workers_ = nullptr;
+  process_queue_ = nullptr;
+  segment_ = nullptr;
+  alloc_ = ipc::Allocator();
+  owned_segment_.reset();
+}
+
+bool IpcManager::IsRuntimeAlive() const noexcept {
+  if (segment_ == nullptr) return false;
+  return ipc::ProcessStartTicks(static_cast<int>(segment_->Header().owner_pid_)) == runtime_start_ticks_;
+}
+
+ipc::Pointer IpcManager::AllocateTaskMemory(std::size_t bytes) {
+  // In-flight tasks free memory as they complete: retry with backoff for
+  // about a second before reporting out-of-memory.
+  for (int attempt = 0;; ++attempt) {
+    ipc::Pointer p = alloc_.Allocate(bytes);
+    if (!p.IsNull()) return p;
+    if (attempt > 1100) throw ipc::ShmOutOfMemory();
+    if (attempt < 100) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+}
+
+void IpcManager::EnqueuePointer(ipc::Pointer task) {
+  // One lane per submitting thread keeps a thread's tasks in FIFO order.
+  thread_local const std::size_t thread_hash = std::hash<std::thread::id>()(std::this_thread::get_id());
+  TaskQueue &pq = *process_queue_;
+  TaskLane &lane = pq.GetLane(static_cast<LaneId>(thread_hash % pq.GetNumLanes()), 0);
+  for (int attempt = 0;; ++attempt) {
+    if (TaskQueue::Enqueue(lane, task, workers_) == ipc::QueueStatus::kOk) return;
+    // Full lane: the worker is behind. Back off, but never drop the task.
+    if (full_lane_backoff_ != nullptr) {
+      full_lane_backoff_();
+      continue;
+    }
+    if (attempt < 64) {
+      sched_yield();
+      continue;
+    }
+    if (attempt % 256 == 0 &&
+        (shared_->state_.load(std::memory_order_acquire) != kRuntimeRunning || !IsRuntimeAlive()))
+      throw RuntimeUnavailable("the Chimaera runtime stopped while a task was being submitted");
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+}  // namespace chi

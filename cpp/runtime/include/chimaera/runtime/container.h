@@ -1,0 +1,69 @@
+#pragma once
+/**
+ * @file container.h
+ * `chi::Container`: the runtime side of a ChiMod pool (seeds 001/002/004
+ * "Container Server", DESIGN.md §5). One object per pool on this node, in
+ * runtime-private memory. A module derives from it (usually through its
+ * generated `<mod>_lib_exec.h`, which implements Run/Monitor/Del by a switch
+ * over method ids) and is built with CHI_TASK_CC (module_api.h).
+ *
+ * Local queues: `CreateLocalQueue` allocates a TaskQueue in the segment and
+ * asks the WorkOrchestrator to map each of its lanes to a worker;
+ * `GetLane`/`GetLaneByHash` pick a lane for Monitor(kLocalSchedule).
+ *
+ * Thread-safety: Run/Monitor are called by the workers owning the lanes the
+ * tasks are routed to: a module whose tasks share state across lanes must
+ * synchronise it. CreateLocalQueue is called from Create (one thread).
+ */
+#include <string>
+#include <vector>
+
+#include "chimaera/core/monitor_mode.h"
+#include "chimaera/core/task.h"
+#include "chimaera/core/task_queue.h"
+#include "chimaera/runtime/run_context.h"
+
+namespace chi {
+
+class Container {
+ public:
+  PoolId pool_id_;            /**< unique id of the pool */
+  std::string pool_name_;     /**< unique semantic name of the pool */
+  ContainerId container_id_ = 0;
+
+  virtual ~Container() = default;
+
+  /** Called by new_state (CHI_TASK_CC) right after construction. */
+  void Init(const PoolId &pool_id, const std::string &pool_name) {
+    pool_id_ = pool_id;
+    pool_name_ = pool_name;
+  }
+
+  /** Create a lane group of `num_lanes` lanes (seed 002). Throws
+   * std::runtime_error when the segment is out of memory or the id exists. */
+  void CreateLocalQueue(QueueId queue_id, u32 num_lanes, IntFlag flags = 0);
+  /** Lane `lane_id` of queue `queue_id` (modulo the lane count); nullptr when
+   * the queue does not exist. */
+  TaskLane *GetLane(QueueId queue_id, LaneId lane_id);
+  /** Lane chosen by `hash` (hash % num_lanes); nullptr when no such queue. */
+  TaskLane *GetLaneByHash(QueueId queue_id, u32 hash);
+  /** Every lane of every local queue (used to drain on stop). */
+  std::vector<TaskLane *> AllLanes();
+
+  /** Run method `method` of `task` (the generated switch calls X(task, rctx)).
+   * An exception escaping Run fails the task with kTaskModuleException. */
+  virtual void Run(u32 method, ipc::FullPtr<Task> task, RunContext &rctx) = 0;
+  /** Monitor method `method` in phase `mode` (generated: MonitorX(mode, ...)). */
+  virtual void Monitor(MonitorModeId mode, u32 method, ipc::FullPtr<Task> task, RunContext &rctx) = 0;
+  /** Destroy and free a task of method `method` (its concrete type's dtor). */
+  virtual void Del(const ipc::MemContext &ctx, u32 method, ipc::FullPtr<Task> task) = 0;
+
+ private:
+  struct LocalQueue {
+    QueueId id;
+    ipc::FullPtr<TaskQueue> queue;
+  };
+  std::vector<LocalQueue> queues_;
+};
+
+}  // namespace chi

@@ -1,0 +1,111 @@
+#pragma once
+/**
+ * @file worker.h
+ * `chi::Worker`: one runtime thread (seed 003 "Worker", "Active Queues",
+ * "Waiting for Tasks"; DESIGN.md §3-4).
+ *
+ * Loop: pop lanes from the active queue; drain at most kTasksPerLaneVisit
+ * tasks per lane; a process-queue task is *resolved* (DomainQuery, then
+ * Monitor(kLocalSchedule) routes it to a container lane), a container-lane
+ * task is *run* on a coroutine (Boost.Context fiber). A task that waits on a
+ * subtask (RuntimeWait) is suspended onto the min-heap of waiting tasks keyed
+ * by estimated completion (Monitor(kEstLoad)); the heap is checked at the end
+ * of every iteration. With nothing to do the worker spins for a bounded
+ * time, then parks on its doorbell (futex) until a lane is scheduled on it or
+ * the earliest waiting task is due.
+ *
+ * Thread-safety: all methods except RequestStop/Shared run on the worker's
+ * own thread (or its fibers).
+ */
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "chimaera/core/task_queue.h"
+#include "chimaera/runtime/run_context.h"
+
+namespace chi {
+
+class Runtime;
+
+class Worker {
+ public:
+  static constexpr int kTasksPerLaneVisit = 64;   /**< seed 003: fixed budget per lane visit */
+  static constexpr int kIdleSpins = 20000;        /**< ~50-100 µs of polling before parking */
+  static constexpr std::size_t kFiberStackBytes = 256 * 1024;
+
+  Worker(u32 id, WorkerShared *shared, Runtime *rt);
+  ~Worker();
+  void Start();
+  /** Ask the loop to exit (any thread) and wake it. */
+  void RequestStop() noexcept;
+  void Join();
+
+  u32 Id() const noexcept { return id_; }
+  WorkerShared &Shared() noexcept { return *shared_; }
+  /** The worker of the calling thread (CHI_CUR_WORKER), or nullptr. */
+  static Worker *Current() noexcept;
+  /** The task running on the calling fiber, or nullptr. */
+  RunContext *CurrentContext() noexcept { return current_; }
+
+  /** Called on a task fiber: suspend until `subtask` completes (seed 003). */
+  void BlockOn(Task *subtask);
+  /** Called on a task fiber: give other work a turn, resume next iteration. */
+  void YieldCurrent();
+
+  /** Tasks still queued or blocked in this worker when it stopped: failed
+   * with kTaskRuntimeStopping and completed by the runtime's stop. */
+  void FailBlockedTasks();
+
+ private:
+  struct WaitEntry {
+    u64 due_ns;
+    RunContext *rctx;
+    bool operator>(const WaitEntry &o) const noexcept { return due_ns > o.due_ns; }
+  };
+
+  void Loop();
+  bool PollActiveQueue();
+  void HandleTask(TaskLane &lane, ipc::Pointer task);
+  void RouteTask(ipc::FullPtr<Task> task);
+  void StartTask(ipc::FullPtr<Task> task, Container *container);
+  void Resume(RunContext *rctx);
+  bool ResumeReadyWaiters(bool scan_all);
+  bool RetryOverflow();
+  void Park();
+  void Suspend(RunContext *rctx);
+  TaskFiber *AcquireFiber();
+  RunContext *AcquireContext();
+  void Release(RunContext *rctx);
+
+  friend struct TaskFiber;
+  void RunTaskBody(RunContext *rctx);
+
+  u32 id_;
+  WorkerShared *shared_;
+  Runtime *rt_;
+  ipc::FullPtr<ActiveQueue> active_queue_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  RunContext *current_ = nullptr;
+  std::vector<WaitEntry> waiting_;  // min-heap on due_ns (std::push_heap with greater)
+  std::vector<TaskFiber *> free_fibers_;
+  std::vector<std::unique_ptr<TaskFiber>> all_fibers_;
+  std::vector<RunContext *> free_contexts_;
+  std::vector<std::unique_ptr<RunContext>> all_contexts_;
+  std::deque<std::pair<TaskLane *, ipc::Pointer>> overflow_;  // routed tasks whose lane was full
+};
+
+/** Monotonic nanoseconds (steady_clock). */
+inline u64 NowNs() noexcept {
+  return static_cast<u64>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+}  // namespace chi
+
+#define CHI_CUR_WORKER (::chi::Worker::Current())

@@ -1,0 +1,44 @@
+#include "chimaera/runtime/container.h"
+
+#include <new>
+#include <stdexcept>
+
+#include "chimaera/runtime/runtime.h"
+
+namespace chi {
+
+void Container::CreateLocalQueue(QueueId queue_id, u32 num_lanes, IntFlag /*flags*/) {
+  for (auto &q : queues_)
+    if (q.id == queue_id)
+      throw std::runtime_error("pool '" + pool_name_ + "': local queue " + std::to_string(queue_id) + " exists");
+  Runtime *rt = CHI_RUNTIME;
+  const u32 depth = rt->Config().queue_depth;
+  if (num_lanes == 0) num_lanes = 1;
+  ipc::FullPtr<TaskQueue> q = rt->GetAllocator().AllocateFull<TaskQueue>(TaskQueue::SizeOf(num_lanes, 1, depth));
+  if (q.IsNull()) throw std::runtime_error("pool '" + pool_name_ + "': shared memory full creating a local queue");
+  new (q.ptr_) TaskQueue(queue_id, num_lanes, 1, depth);
+  for (u32 l = 0; l < num_lanes; ++l) {
+    TaskLane &lane = q->GetLane(l);
+    lane.Header().container_ = reinterpret_cast<u64>(this);
+    lane.Header().is_process_lane_ = 0;
+    rt->Orchestrator().ScheduleLane(lane);
+  }
+  queues_.push_back({queue_id, q});
+}
+
+TaskLane *Container::GetLane(QueueId queue_id, LaneId lane_id) {
+  for (auto &q : queues_)
+    if (q.id == queue_id) return &q.queue->GetLane(lane_id % q.queue->GetNumLanes());
+  return nullptr;
+}
+
+TaskLane *Container::GetLaneByHash(QueueId queue_id, u32 hash) { return GetLane(queue_id, hash); }
+
+std::vector<TaskLane *> Container::AllLanes() {
+  std::vector<TaskLane *> out;
+  for (auto &q : queues_)
+    for (u32 l = 0; l < q.queue->GetNumLanes(); ++l) out.push_back(&q.queue->GetLane(l));
+  return out;
+}
+
+}  // namespace chi

@@ -1,0 +1,335 @@
+#include "chimaera/runtime/worker.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "chimaera/runtime/container.h"
+#include "chimaera/runtime/log.h"
+#include "chimaera/runtime/runtime.h"
+#include "task_fiber.h"
+
+namespace chi {
+namespace {
+thread_local Worker *tl_worker = nullptr;
+inline void CpuRelax() { __builtin_ia32_pause(); }
+using Greater = std::greater<>;
+}  // namespace
+
+Worker *Worker::Current() noexcept { return tl_worker; }
+
+Worker::Worker(u32 id, WorkerShared *shared, Runtime *rt)
+    : id_(id), shared_(shared), rt_(rt), active_queue_(shared->active_queue_) {}
+
+Worker::~Worker() {
+  // Fibers still holding a blocked task are deliberately leaked: destroying
+  // them would unwind through module code that is mid-task.
+  for (auto &f : all_fibers_) {
+    if (f->rctx_ != nullptr) (void)f.release();
+  }
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Worker::RequestStop() noexcept {
+  stop_.store(true, std::memory_order_release);
+  shared_->doorbell_.Notify();
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Loop() {
+  tl_worker = this;
+  int idle = 0;
+  while (!stop_.load(std::memory_order_acquire)) {
+    bool worked = PollActiveQueue();
+    worked |= RetryOverflow();
+    worked |= ResumeReadyWaiters(false);  // seed 003: check the heap's minimum every iteration
+    if (worked) {
+      idle = 0;
+      continue;
+    }
+    if (++idle < kIdleSpins) {
+      CpuRelax();
+      continue;
+    }
+    if (ResumeReadyWaiters(true)) {  // before sleeping, look at every waiter
+      idle = 0;
+      continue;
+    }
+    Park();
+    idle = 0;
+  }
+  tl_worker = nullptr;
+}
+
+void Worker::Park() {
+  u32 key = shared_->doorbell_.PrepareWait();
+  if (!active_queue_->IsEmpty() || !overflow_.empty() || stop_.load(std::memory_order_acquire)) {
+    shared_->doorbell_.CancelWait();
+    return;
+  }
+  i64 timeout_us = ipc::kWaitForever;
+  if (!waiting_.empty()) {
+    u64 now = NowNs();
+    u64 due = waiting_.front().due_ns;
+    timeout_us = due > now ? static_cast<i64>((due - now) / 1000) + 1 : 0;
+    if (timeout_us == 0) {
+      shared_->doorbell_.CancelWait();
+      return;
+    }
+  }
+  shared_->doorbell_.Wait(key, timeout_us);
+}
+
+bool Worker::PollActiveQueue() {
+  bool worked = false;
+  ipc::Allocator &alloc = rt_->GetAllocator();
+  WorkerShared *workers = rt_->Workers();
+  ipc::Pointer lane_ptr;
+  for (int lanes = 0; lanes < 16 && active_queue_->Pop(lane_ptr) == ipc::QueueStatus::kOk; ++lanes) {
+    auto *lane = alloc.Convert<TaskLane>(lane_ptr);
+    TaskQueue::BeginDrain(*lane);
+    ipc::Pointer task;
+    // A stop leaves the rest queued: Runtime::Stop fails them (DESIGN.md §8).
+    for (int i = 0; i < kTasksPerLaneVisit && !stop_.load(std::memory_order_relaxed) &&
+                    lane->Pop(task) == ipc::QueueStatus::kOk;
+         ++i) {
+      worked = true;
+      HandleTask(*lane, task);
+    }
+    if (!lane->IsEmpty()) TaskQueue::Reschedule(*lane, workers);
+  }
+  return worked;
+}
+
+void Worker::HandleTask(TaskLane &lane, ipc::Pointer p) {
+  if (!rt_->IsValidTaskPointer(p)) {
+    Log().error("worker {}: dropped an invalid task pointer (allocator {}, offset {})", id_, p.alloc_id_.id_,
+                p.offset_);
+    return;
+  }
+  ipc::FullPtr<Task> task(rt_->GetAllocator().Convert<Task>(p), p);
+  if (lane.Header().is_process_lane_) {
+    RouteTask(task);
+  } else {
+    StartTask(task, reinterpret_cast<Container *>(lane.Header().container_));
+  }
+}
+
+// Resolve the task's DomainQuery and route it to a container lane (seeds
+// 000/001 "Worker", DESIGN.md §3.2).
+void Worker::RouteTask(ipc::FullPtr<Task> task) {
+  Container *c = rt_->Pools().GetContainer(task->pool_);
+  if (c == nullptr) {
+    rt_->FailTask(task, kTaskUnknownPool, "no pool with id " + task->pool_.ToString());
+    return;
+  }
+  RunContext rctx;
+  rctx.task_ = task;
+  rctx.container_ = c;
+  rctx.worker_ = this;
+  try {
+    if (task->dom_query_.IsDynamic()) {
+      // The container replaces the dynamic query with a concrete one.
+      c->Monitor(MonitorModeId::kGlobalSchedule, task->method_, task, rctx);
+      if (task->dom_query_.IsDynamic()) task->dom_query_ = DomainQuery::GetLocalHash(0);
+    }
+    if (!task->dom_query_.IsLocal(rt_->Shared().node_id_)) {
+      // The remote-queue branch: filled in by the distributed runtime.
+      rt_->FailTask(task, kTaskBadArgument,
+                    "task addressed to node " + std::to_string(task->dom_query_.GetSelector()) +
+                        ", but this runtime is single-node (no remote queue)");
+      return;
+    }
+    c->Monitor(MonitorModeId::kLocalSchedule, task->method_, task, rctx);
+  } catch (const std::exception &e) {
+    rt_->FailTask(task, kTaskModuleException, std::string("Monitor threw: ") + e.what());
+    return;
+  }
+  TaskLane *lane = rctx.route_lane_ ? rctx.route_lane_ : c->GetLaneByHash(0, task->dom_query_.GetSelector());
+  if (lane == nullptr) {
+    rt_->FailTask(task, kTaskBadArgument, "pool '" + c->pool_name_ + "' has no local queue to route to");
+    return;
+  }
+  if (!overflow_.empty() || TaskQueue::Enqueue(*lane, task.shm_, rt_->Workers()) != ipc::QueueStatus::kOk)
+    overflow_.emplace_back(lane, task.shm_);  // keep order behind earlier overflow; never drop
+}
+
+bool Worker::RetryOverflow() {
+  bool worked = false;
+  while (!overflow_.empty()) {
+    auto [lane, p] = overflow_.front();
+    if (TaskQueue::Enqueue(*lane, p, rt_->Workers()) != ipc::QueueStatus::kOk) break;
+    overflow_.pop_front();
+    worked = true;
+  }
+  return worked;
+}
+
+void Worker::StartTask(ipc::FullPtr<Task> task, Container *c) {
+  if (c == nullptr || rt_->Pools().GetContainer(task->pool_) != c) {
+    rt_->FailTask(task, kTaskUnknownPool, "pool " + task->pool_.ToString() + " was destroyed");
+    return;
+  }
+  RunContext *rctx = AcquireContext();
+  rctx->task_ = task;
+  rctx->container_ = c;
+  rctx->fiber_ = AcquireFiber();
+  rctx->fiber_->rctx_ = rctx;
+  Resume(rctx);
+}
+
+void Worker::Resume(RunContext *rctx) {
+  rctx->blocked_ = false;
+  rctx->waiting_on_ = nullptr;
+  current_ = rctx;
+  rctx->fiber_->Enter();
+  current_ = nullptr;
+  if (!rctx->blocked_) Release(rctx);  // finished: fiber and context go back to the pools
+}
+
+// Runs on the task's fiber.
+void Worker::RunTaskBody(RunContext *rctx) {
+  ipc::FullPtr<Task> task = rctx->task_;
+  try {
+    rctx->container_->Run(task->method_, task, *rctx);
+  } catch (const boost::context::detail::forced_unwind &) {
+    throw;  // fiber teardown: must propagate
+  } catch (const std::exception &e) {
+    task->SetError(kTaskModuleException, e.what());
+  } catch (...) {
+    task->SetError(kTaskModuleException, "unknown exception from the module's Run");
+  }
+  if (task->task_flags_.Any(TASK_FIRE_AND_FORGET)) {
+    rctx->container_->Del(ipc::MemContext(), task->method_, task);
+  } else {
+    rt_->CompleteTask(task);
+  }
+  shared_->tasks_completed_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::Suspend(RunContext *rctx) {
+  rctx->blocked_ = true;
+  rctx->fiber_->Leave();
+}
+
+void Worker::BlockOn(Task *sub) {
+  RunContext *rctx = current_;
+  // Estimate the subtask's run time (seed 003: Monitor(kEstLoad)).
+  u64 est_us = 0;
+  if (Container *c = rt_->Pools().GetContainer(sub->pool_)) {
+    RunContext est;
+    est.task_ = ipc::FullPtr<Task>(sub);
+    est.container_ = c;
+    try {
+      c->Monitor(MonitorModeId::kEstLoad, sub->method_, est.task_, est);
+      est_us = est.load_.cpu_us_;
+    } catch (...) {
+    }
+  }
+  sub->waiter_worker_.store(id_ + 1, std::memory_order_seq_cst);
+  if (sub->completion_.load(std::memory_order_seq_cst) == kComplete) return;
+  rctx->waiting_on_ = sub;
+  waiting_.push_back({NowNs() + std::max<u64>(est_us, 1) * 1000, rctx});
+  std::push_heap(waiting_.begin(), waiting_.end(), Greater());
+  Suspend(rctx);
+}
+
+void Worker::YieldCurrent() {
+  RunContext *rctx = current_;
+  if (rctx == nullptr) return;
+  rctx->waiting_on_ = nullptr;  // ready at once
+  waiting_.push_back({NowNs(), rctx});
+  std::push_heap(waiting_.begin(), waiting_.end(), Greater());
+  Suspend(rctx);
+}
+
+bool Worker::ResumeReadyWaiters(bool scan_all) {
+  if (waiting_.empty()) return false;
+  auto ready = [](const WaitEntry &e) { return e.rctx->waiting_on_ == nullptr || e.rctx->waiting_on_->IsComplete(); };
+  std::vector<RunContext *> to_resume;
+  if (scan_all) {
+    auto it = std::partition(waiting_.begin(), waiting_.end(), [&](const WaitEntry &e) { return !ready(e); });
+    for (auto r = it; r != waiting_.end(); ++r) to_resume.push_back(r->rctx);
+    waiting_.erase(it, waiting_.end());
+    std::make_heap(waiting_.begin(), waiting_.end(), Greater());
+  } else {
+    // Seed 003: pop the minimum; resume it if its subtask completed. An
+    // overdue incomplete minimum is pushed back with a doubled estimate.
+    WaitEntry top = waiting_.front();
+    if (ready(top)) {
+      std::pop_heap(waiting_.begin(), waiting_.end(), Greater());
+      waiting_.pop_back();
+      to_resume.push_back(top.rctx);
+    } else {
+      u64 now = NowNs();
+      if (top.due_ns <= now) {
+        std::pop_heap(waiting_.begin(), waiting_.end(), Greater());
+        waiting_.pop_back();
+        top.due_ns = now + 50000;  // re-check in 50 µs (or sooner on a doorbell)
+        waiting_.push_back(top);
+        std::push_heap(waiting_.begin(), waiting_.end(), Greater());
+      }
+    }
+  }
+  for (RunContext *r : to_resume) Resume(r);
+  return !to_resume.empty();
+}
+
+void Worker::FailBlockedTasks() {
+  for (auto &e : waiting_) rt_->FailTask(e.rctx->task_, kTaskRuntimeStopping, "the runtime stopped");
+  waiting_.clear();
+  for (auto &[lane, p] : overflow_)
+    rt_->FailTask(ipc::FullPtr<Task>(rt_->GetAllocator().Convert<Task>(p), p), kTaskRuntimeStopping,
+                  "the runtime stopped");
+  overflow_.clear();
+}
+
+TaskFiber *Worker::AcquireFiber() {
+  if (free_fibers_.empty()) {
+    all_fibers_.push_back(std::make_unique<TaskFiber>(this, kFiberStackBytes));
+    return all_fibers_.back().get();
+  }
+  TaskFiber *f = free_fibers_.back();
+  free_fibers_.pop_back();
+  return f;
+}
+
+RunContext *Worker::AcquireContext() {
+  if (free_contexts_.empty()) {
+    all_contexts_.push_back(std::make_unique<RunContext>());
+    RunContext *r = all_contexts_.back().get();
+    r->worker_ = this;
+    return r;
+  }
+  RunContext *r = free_contexts_.back();
+  free_contexts_.pop_back();
+  return r;
+}
+
+void Worker::Release(RunContext *rctx) {
+  free_fibers_.push_back(rctx->fiber_);
+  rctx->fiber_ = nullptr;
+  rctx->task_ = ipc::FullPtr<Task>();
+  rctx->route_lane_ = nullptr;
+  rctx->load_ = Load();
+  free_contexts_.push_back(rctx);
+}
+
+// Seed 003 "On the runtime": a task waiting on a subtask yields its worker.
+void RuntimeWait(Task *task) {
+  if (task->IsComplete()) return;
+  Worker *w = CHI_CUR_WORKER;
+  if (w != nullptr && w->CurrentContext() != nullptr) {
+    while (!task->IsComplete()) w->BlockOn(task);
+    return;
+  }
+  // Not on a task coroutine (e.g. the runtime's main thread): plain wait.
+  ClientWait(task, -1);
+}
+
+}  // namespace chi

@@ -1,0 +1,199 @@
+// Tasks through a real runtime process: error paths (the runtime keeps
+// serving), a task waiting on many subtasks with ONE worker (needs the
+// coroutine design), and >= 1 M tasks from several processes and threads,
+// each completed exactly once with the right output.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "admin/admin_client.h"
+#include "runtime_process.h"
+#include "worktest/worktest_client.h"
+
+namespace {
+using chi::testing::ExitedWith;
+using chi::testing::RuntimeProcess;
+using chimaera_test::worktest::Client;
+using chimaera_test::worktest::Method;
+using chimaera_test::worktest::WorkTask;
+
+class RuntimeTasks : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(rt_.Start()) << rt_.Log(); }
+  void TearDown() override { EXPECT_TRUE(ExitedWith(rt_.Stop(), 0)) << rt_.Log(); }
+  /** Expect `fn` to throw chi::TaskError with `code`, then check the runtime still serves. */
+  template <typename Fn>
+  void ExpectTaskError(chi::i32 code, const std::string &needle, Fn fn) {
+    try {
+      fn();
+      ADD_FAILURE() << "expected TaskError " << code;
+    } catch (const chi::TaskError &e) {
+      EXPECT_EQ(e.Code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    Client probe;
+    probe.Create("probe_" + std::to_string(probes_++));
+    EXPECT_EQ(probe.Call(Method::kEcho, 21), 42u);
+  }
+  RuntimeProcess rt_{"workers: 2\n"};
+  int probes_ = 0;
+};
+
+TEST_F(RuntimeTasks, EchoRoundTrip) {
+  Client c;
+  c.Create("w");
+  for (chi::u64 i = 0; i < 1000; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
+}
+
+TEST_F(RuntimeTasks, ModuleExceptionBecomesTaskError) {
+  Client c;
+  c.Create("w");
+  ExpectTaskError(chi::kTaskModuleException, "boom", [&] { c.Call(Method::kThrow, 0); });
+}
+
+TEST_F(RuntimeTasks, UnsupportedMethod) {
+  Client c;
+  c.Create("w");
+  ExpectTaskError(chi::kTaskUnsupportedMethod, "99", [&] { c.Call(99, 0); });
+}
+
+TEST_F(RuntimeTasks, UnknownPool) {
+  Client c;
+  c.pool_id_ = chi::PoolId(3999);
+  ExpectTaskError(chi::kTaskUnknownPool, "3999", [&] { c.Call(Method::kEcho, 1); });
+}
+
+TEST_F(RuntimeTasks, UnknownModule) {
+  ExpectTaskError(chi::kTaskUnknownModule, "no_such_module", [&] {
+    chimaera::admin::Client().CreatePool(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), "x",
+                                         "no_such_module");
+  });
+}
+
+TEST_F(RuntimeTasks, DuplicatePoolNameAndFailingCreate) {
+  Client c;
+  c.Create("dup");
+  ExpectTaskError(chi::kTaskPoolExists, "dup", [&] { Client().Create("dup"); });
+  ExpectTaskError(chi::kTaskBadArgument, "asked to fail", [&] { Client().Create("bad", "fail"); });
+}
+
+TEST_F(RuntimeTasks, DestroyPool) {
+  Client c;
+  c.Create("gone");
+  chimaera::admin::Client().DestroyPool(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), c.pool_id_);
+  ExpectTaskError(chi::kTaskUnknownPool, "", [&] { c.Call(Method::kEcho, 1); });
+  ExpectTaskError(chi::kTaskUnknownPool, "", [&] {
+    chimaera::admin::Client().DestroyPool(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), c.pool_id_);
+  });
+  // The name is free again.
+  Client again;
+  again.Create("gone");
+  EXPECT_EQ(again.Call(Method::kEcho, 5), 10u);
+}
+
+TEST_F(RuntimeTasks, AsyncManyInFlightFromThreads) {
+  Client c;
+  c.Create("w");
+  constexpr int kThreads = 4, kPerThread = 20000, kInFlight = 64;
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      std::vector<chi::ipc::FullPtr<WorkTask>> window;
+      for (int i = 0; i < kPerThread; ++i) {
+        chi::u64 v = static_cast<chi::u64>(t) * 1000000 + i;
+        window.push_back(c.Async(Method::kEcho, v, static_cast<chi::u32>(i)));
+        if (window.size() == kInFlight || i == kPerThread - 1) {
+          for (auto &task : window) {
+            task->Wait();
+            if (task->HasError() || task->out_ != task->in_ * 2) bad++;
+            CHI_IPC_MANAGER->DelTask(task);
+          }
+          window.clear();
+        }
+      }
+    });
+  for (auto &t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+// One million tasks in total from 4 client processes x 2 threads, every one
+// completed exactly once with the right output.
+TEST(RuntimeMillion, OneMillionTasksFromSeveralProcessesAndThreads) {
+  RuntimeProcess rt("workers: 2\nshm_size: 512m\n");
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("million");
+  const chi::PoolId pool = c.pool_id_;
+  chi::u16 port = rt.Port();
+  CHI_IPC_MANAGER->Finalize();
+  constexpr int kProcs = 4, kThreads = 2, kPerThread = 125000, kInFlight = 128;
+  std::vector<pid_t> kids;
+  for (int p = 0; p < kProcs; ++p) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      alarm(240);
+      CHI_IPC_MANAGER->ClientInit(port);
+      std::atomic<long> bad{0}, done{0};
+      std::vector<std::thread> ts;
+      for (int t = 0; t < kThreads; ++t)
+        ts.emplace_back([&, t] {
+          Client cl;
+          cl.pool_id_ = pool;
+          std::vector<chi::ipc::FullPtr<WorkTask>> window;
+          for (int i = 0; i < kPerThread; ++i) {
+            chi::u64 v = (static_cast<chi::u64>(p) << 40) | (static_cast<chi::u64>(t) << 32) | i;
+            window.push_back(cl.Async(Method::kEcho, v, static_cast<chi::u32>(i)));
+            if (window.size() == kInFlight || i == kPerThread - 1) {
+              for (auto &task : window) {
+                task->Wait();
+                if (task->HasError() || task->out_ != task->in_ * 2) bad++;
+                done++;
+                CHI_IPC_MANAGER->DelTask(task);
+              }
+              window.clear();
+            }
+          }
+        });
+      for (auto &t : ts) t.join();
+      _exit(bad == 0 && done == kThreads * kPerThread ? 0 : 1);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t k : kids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(k, &status, 0), k);
+    EXPECT_TRUE(ExitedWith(status, 0)) << "client process status " << status;
+  }
+  ASSERT_TRUE(rt.Connect());
+  chi::u64 completed = 0;
+  for (chi::u32 i = 0; i < CHI_IPC_MANAGER->Shared().num_workers_; ++i)
+    completed += CHI_IPC_MANAGER->Workers()[i].tasks_completed_.load();
+  EXPECT_GE(completed, static_cast<chi::u64>(kProcs) * kThreads * kPerThread);
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+
+// seed 003: with ONE worker, a task that spawns and waits on many subtasks
+// only completes because waiting suspends its coroutine.
+TEST(RuntimeSubtasks, OneWorkerRunsParentAndManyChildren) {
+  RuntimeProcess rt("workers: 1\nqueue_depth: 256\n");
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("spawn");
+  const chi::u64 n = 3000;  // more than a lane holds: exercises the full-lane yield too
+  EXPECT_EQ(c.Call(Method::kSpawn, n), n * (n - 1));  // sum of 2*i
+  // Several parents at once, all on the same worker.
+  std::vector<chi::ipc::FullPtr<WorkTask>> parents;
+  for (int i = 0; i < 8; ++i) parents.push_back(c.Async(Method::kSpawn, 200, i));
+  for (auto &p : parents) {
+    p->Wait();
+    EXPECT_FALSE(p->HasError()) << p->error_.str();
+    EXPECT_EQ(p->out_, 200u * 199u);
+    CHI_IPC_MANAGER->DelTask(p);
+  }
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+}  // namespace

@@ -1,0 +1,62 @@
+#include <unistd.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "chimaera/client/ipc_manager.h"
+#include "chimaera/runtime/module_api.h"
+#include "worktest/worktest_tasks.h"
+
+namespace chimaera_test::worktest {
+
+class Runtime : public chi::Container {
+ public:
+#include "worktest_lib_exec.h"
+
+  // args_ "fail" makes Create fail: tests the CreatePool error path.
+  void Create(chi::ipc::FullPtr<CreateTask> task, chi::RunContext &) {
+    if (task->args_ == std::string_view("fail")) {
+      task->SetError(chi::kTaskBadArgument, "worktest Create was asked to fail");
+      return;
+    }
+    CreateLocalQueue(0, 2);
+  }
+  void Echo(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) { task->out_ = task->in_ * 2; }
+  // Spawns in_ subtasks and waits on each: with one worker this only finishes
+  // because Wait suspends the parent's coroutine (seed 003).
+  void Spawn(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) {
+    auto *ipc = CHI_IPC_MANAGER;
+    std::vector<chi::ipc::FullPtr<WorkTask>> subs;
+    for (chi::u64 i = 0; i < task->in_; ++i) {
+      auto sub = ipc->NewTask<WorkTask>(chi::ipc::MemContext(), task->task_node_, pool_id_,
+                                        chi::DomainQuery::GetLocalHash(static_cast<chi::u32>(i)), Method::kEcho, i);
+      ipc->Enqueue(sub);
+      subs.push_back(sub);
+    }
+    chi::u64 sum = 0;
+    for (auto &sub : subs) {
+      sub->Wait();
+      sum += sub->out_;
+      ipc->DelTask(sub);
+    }
+    task->out_ = sum;
+  }
+  void Throw(chi::ipc::FullPtr<WorkTask>, chi::RunContext &) { throw std::runtime_error("worktest Throw: boom"); }
+  void Sleep(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) { usleep(static_cast<useconds_t>(task->in_)); }
+
+  void MonitorWork(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    switch (mode) {
+      case chi::MonitorModeId::kLocalSchedule:
+        rctx.route_lane_ = GetLaneByHash(0, task->dom_query_.GetSelector());
+        break;
+      case chi::MonitorModeId::kGlobalSchedule: break;
+      case chi::MonitorModeId::kEstLoad:
+        rctx.load_.cpu_us_ = method == Method::kSleep ? task->in_ : 1;
+        break;
+    }
+  }
+};
+
+}  // namespace chimaera_test::worktest
+
+CHI_TASK_CC(chimaera_test::worktest::Runtime, "worktest");

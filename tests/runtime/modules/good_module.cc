@@ -1,0 +1,25 @@
+/**
+ * @file good_module.cc
+ * A minimal ChiMod for test_module_manager: a Container whose Run/Monitor/Del
+ * do nothing, exported with CHI_TASK_CC. Built twice (tests/runtime/
+ * CMakeLists.txt) under different module names via CHI_TEST_MODULE_NAME.
+ * Must not call Container::CreateLocalQueue & co. (not needed to link).
+ */
+#include "chimaera/runtime/module_api.h"
+
+#ifndef CHI_TEST_MODULE_NAME
+#define CHI_TEST_MODULE_NAME "test_good"
+#endif
+
+namespace chi_test {
+
+class GoodContainer : public chi::Container {
+ public:
+  void Run(chi::u32, chi::ipc::FullPtr<chi::Task>, chi::RunContext &) override {}
+  void Monitor(chi::MonitorModeId, chi::u32, chi::ipc::FullPtr<chi::Task>, chi::RunContext &) override {}
+  void Del(const chi::ipc::MemContext &, chi::u32, chi::ipc::FullPtr<chi::Task>) override {}
+};
+
+}  // namespace chi_test
+
+CHI_TASK_CC(chi_test::GoodContainer, CHI_TEST_MODULE_NAME);
