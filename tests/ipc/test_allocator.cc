@@ -256,3 +256,30 @@ TEST(AllocatorMultiProcess, KilledProcessDoesNotDeadlockOthers) {
   }
 }
 }  // namespace hipc_test
+
+namespace hipc_test {
+TEST_F(AllocatorTest, AlignedAllocationsForCacheLineTypes) {
+  Make(4 << 20);
+  for (std::size_t align : {16, 64, 128, 4096}) {
+    std::vector<Pointer> ps;
+    for (int i = 0; i < 50; ++i) {
+      Pointer p = alloc_.AllocateAligned(100 + i, align);
+      ASSERT_FALSE(p.IsNull());
+      ASSERT_EQ(reinterpret_cast<std::uintptr_t>(alloc_.Convert(p)) % align, 0u) << align;
+      std::memset(alloc_.Convert(p), 0x5A, 100 + i);
+      ps.push_back(p);
+    }
+    for (Pointer p : ps) ASSERT_TRUE(alloc_.Free(p));
+    for (Pointer p : ps) ASSERT_FALSE(alloc_.Free(p));  // double free still rejected
+  }
+  EXPECT_TRUE(alloc_.AllocateAligned(8, 3).IsNull());     // not a power of two
+  EXPECT_TRUE(alloc_.AllocateAligned(8, 8192).IsNull());  // too large
+  struct alignas(64) Line {
+    char c[64];
+  };
+  FullPtr<Line> l = alloc_.NewObj<Line>();
+  ASSERT_FALSE(l.IsNull());
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(l.ptr_) % 64, 0u);
+  EXPECT_TRUE(alloc_.DelObj(l));
+}
+}  // namespace hipc_test

@@ -2,6 +2,8 @@
 // asks): spin for a bounded time, then park on the task's completion futex.
 // While parked, wake every kLivenessCheckUs to check that the runtime lives,
 // so a client waiting on a dead runtime gets kTaskRuntimeDead within ~1 s.
+#include <sched.h>
+
 #include <chrono>
 
 #include "chimaera/client/ipc_manager.h"
@@ -10,7 +12,8 @@
 
 namespace chi {
 namespace {
-constexpr int kSpinIterations = 4000;    // ~20-40 µs of polling before parking
+constexpr int kSpinIterations = 2000;    // pause-spins (~10-50 µs): sub-µs latency when hot
+constexpr int kYieldIterations = 100;    // then sched_yield polls (lets an oversubscribed core run the worker)
 constexpr i64 kLivenessCheckUs = 200000;  // re-check the runtime every 200 ms while parked
 
 inline void CpuRelax() { __builtin_ia32_pause(); }
@@ -20,6 +23,10 @@ bool ClientWait(Task *task, i64 timeout_us) noexcept {
   for (int i = 0; i < kSpinIterations; ++i) {
     if (task->completion_.load(std::memory_order_acquire) == kComplete) return true;
     CpuRelax();
+  }
+  for (int i = 0; i < kYieldIterations; ++i) {
+    if (task->completion_.load(std::memory_order_acquire) == kComplete) return true;
+    sched_yield();
   }
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();

@@ -8,6 +8,9 @@ namespace {
 constexpr u64 kAllocatorMagic = 0x434F4C4C41494843ull;  // "CHIALLOC"
 constexpr u32 kBlockAllocated = 0xA110CA7Eu;
 constexpr u32 kBlockFree = 0xF4EEB10Cu;
+/** Header before an AllocateAligned result whose block starts earlier:
+ * next_ holds the Pointer offset Allocate returned for the real block. */
+constexpr u32 kBlockAlignedRedirect = 0xA1163D00u;
 
 /** 16 bytes before every block's user data. */
 struct BlockHeader {
@@ -146,6 +149,22 @@ Pointer Allocator::Allocate(std::size_t bytes) noexcept {
   return Pointer(hdr_->id_, Publish(off, cls));
 }
 
+Pointer Allocator::AllocateAligned(std::size_t bytes, std::size_t alignment) noexcept {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > 4096) return Pointer();
+  if (alignment <= 16) return Allocate(bytes);
+  if (bytes > ~std::size_t{0} - alignment) return Pointer();
+  Pointer p = Allocate(bytes + alignment);
+  if (p.IsNull()) return p;
+  u64 aligned = (p.offset_ + alignment - 1) & ~(u64{alignment} - 1);
+  if (aligned == p.offset_) return p;
+  // aligned - p.offset_ >= 16 (both are multiples of 16): room for a header.
+  auto *redirect = reinterpret_cast<BlockHeader *>(base_ + aligned - kBlockHeaderBytes);
+  redirect->cls_ = 0;
+  redirect->next_.store(p.offset_, std::memory_order_relaxed);
+  redirect->state_.store(kBlockAlignedRedirect, std::memory_order_relaxed);
+  return Pointer(hdr_->id_, aligned);
+}
+
 bool Allocator::Free(Pointer p) noexcept {
   if (hdr_ == nullptr || p.IsNull() || p.alloc_id_ != hdr_->id_) return false;
   if (p.offset_ < hdr_->heap_begin_ + kBlockHeaderBytes || p.offset_ >= hdr_->heap_end_ || (p.offset_ & 15) != 0)
@@ -153,7 +172,15 @@ bool Allocator::Free(Pointer p) noexcept {
   u64 off = p.offset_ - kBlockHeaderBytes;
   auto *blk = reinterpret_cast<BlockHeader *>(base_ + off);
   u32 expected = kBlockAllocated;
-  if (!blk->state_.compare_exchange_strong(expected, kBlockFree, std::memory_order_acq_rel)) return false;
+  if (!blk->state_.compare_exchange_strong(expected, kBlockFree, std::memory_order_acq_rel)) {
+    // An AllocateAligned result: retire the redirect (once), free the block.
+    if (expected != kBlockAlignedRedirect ||
+        !blk->state_.compare_exchange_strong(expected, kBlockFree, std::memory_order_acq_rel))
+      return false;
+    u64 real = blk->next_.load(std::memory_order_relaxed);
+    if (real >= p.offset_) return false;
+    return Free(Pointer(p.alloc_id_, real));
+  }
   u32 cls = blk->cls_;
   if (cls >= kNumSizeClasses || off + ClassBytes(cls) > hdr_->heap_end_) return false;  // corrupt header
   PushFree(cls, off);

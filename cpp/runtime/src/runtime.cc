@@ -59,7 +59,8 @@ void Runtime::Start(const ServerConfig &config) {
   for (u32 i = 0; i < n; ++i) {
     auto *w = new (&workers_[i]) WorkerShared();
     w->id_ = i;
-    ipc::Pointer aq = alloc.Allocate(ActiveQueue::SizeOf(WorkOrchestrator::kMaxLanesPerWorker));
+    ipc::Pointer aq =
+        alloc.AllocateAligned(ActiveQueue::SizeOf(WorkOrchestrator::kMaxLanesPerWorker), alignof(ActiveQueue));
     if (aq.IsNull()) throw ipc::ShmError("shared memory too small for the workers' active queues");
     new (alloc.Convert(aq)) ActiveQueue(WorkOrchestrator::kMaxLanesPerWorker);
     w->active_queue_ = aq;

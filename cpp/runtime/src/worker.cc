@@ -1,5 +1,7 @@
 #include "chimaera/runtime/worker.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <functional>
 
@@ -52,8 +54,15 @@ void Worker::Loop() {
       idle = 0;
       continue;
     }
+    // Idle: spin (pause) briefly, then keep polling but yield the core each
+    // time so a client or another worker on an oversubscribed machine runs,
+    // then park on the doorbell (DESIGN.md §8: no unbounded busy-spin).
     if (++idle < kIdleSpins) {
       CpuRelax();
+      continue;
+    }
+    if (idle < kIdleSpins + kIdleYields) {
+      sched_yield();
       continue;
     }
     if (ResumeReadyWaiters(true)) {  // before sleeping, look at every waiter

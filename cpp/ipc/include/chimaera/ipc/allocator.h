@@ -76,6 +76,11 @@ class Allocator {
   /** Allocate at least `bytes` bytes (16-byte aligned). `bytes == 0` returns a
    * valid minimum-size block. Returns a null Pointer when out of memory. */
   Pointer Allocate(std::size_t bytes) noexcept;
+  /** Allocate at least `bytes` bytes aligned to `alignment` (a power of two,
+   * at most 4096). For alignments above 16 the block is over-allocated and a
+   * redirect header placed just before the aligned address, so Free() of the
+   * returned Pointer works as usual. Null Pointer on OOM or bad alignment. */
+  Pointer AllocateAligned(std::size_t bytes, std::size_t alignment) noexcept;
   /** Return a block. Returns false (and changes nothing) for a null pointer,
    * a pointer of another allocator, a double free or a non-block address. */
   bool Free(Pointer p) noexcept;
@@ -90,7 +95,7 @@ class Allocator {
   /** Allocate `bytes` and return a FullPtr viewing it as T (null on OOM). */
   template <typename T>
   FullPtr<T> AllocateFull(std::size_t bytes) noexcept {
-    Pointer p = Allocate(bytes);
+    Pointer p = alignof(T) > 16 ? AllocateAligned(bytes, alignof(T)) : Allocate(bytes);
     return FullPtr<T>(Convert<T>(p), p);
   }
   /** Construct a T in shared memory. Null FullPtr when out of memory; an

@@ -34,7 +34,8 @@ class Runtime;
 class Worker {
  public:
   static constexpr int kTasksPerLaneVisit = 64;   /**< seed 003: fixed budget per lane visit */
-  static constexpr int kIdleSpins = 20000;        /**< ~50-100 µs of polling before parking */
+  static constexpr int kIdleSpins = 2000;         /**< pause-spins (~10-50 µs) when idle */
+  static constexpr int kIdleYields = 200;         /**< then polls with sched_yield (~0.2-1 ms) before parking */
   static constexpr std::size_t kFiberStackBytes = 256 * 1024;
 
   Worker(u32 id, WorkerShared *shared, Runtime *rt);

@@ -1,0 +1,169 @@
+// Runtime benchmarks (issue "single-node runtime"): a real chimaera_runtime
+// process, a C++ client in this process, empty small_message tasks.
+//   sync round trip (median, p99)        target median < 0.7 µs (fast state)
+//   async throughput, 16 / 256 in flight target > 5 M tasks/s
+//   first task after 10 ms / 100 ms / 1 s idle   target < 50 µs
+//   idle CPU over 10 s                   target < 0.3 % of a core
+//   launch -> first completed task        target < 20 ms
+// Every latency figure is reported beside the ping-pong calibration.
+// Run: build/bin/bench_runtime [--benchmark_filter=...]
+// Environment: CHI_BENCH_WORKERS (default 1).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "calibration.h"
+#include "runtime_process.h"
+#include "small_message/small_message_client.h"
+
+namespace {
+using chi::testing::RuntimeProcess;
+using chimaera::small_message::Client;
+using chimaera::small_message::MdTask;
+using Clock = std::chrono::steady_clock;
+using namespace chi::bench;
+
+int Workers() {
+  const char *w = std::getenv("CHI_BENCH_WORKERS");
+  return w ? std::atoi(w) : 1;
+}
+
+struct Env {
+  std::unique_ptr<RuntimeProcess> rt;
+  Client sm;
+  Env() {
+    rt = std::make_unique<RuntimeProcess>("workers: " + std::to_string(Workers()) + "\n");
+    if (!rt->Start()) {
+      fprintf(stderr, "runtime failed to start:\n%s\n", rt->Log().c_str());
+      std::exit(1);
+    }
+    sm.Create(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), "bench");
+  }
+  ~Env() { rt->Stop(); }
+};
+Env &GetEnv() {
+  static Env env;
+  return env;
+}
+
+double NsSince(Clock::time_point t0) { return std::chrono::duration<double, std::nano>(Clock::now() - t0).count(); }
+
+void BM_SyncRoundTrip(benchmark::State &state) {
+  Env &env = GetEnv();
+  const chi::DomainQuery dq = chi::DomainQuery::GetLocalHash(0);
+  for (int i = 0; i < 10000; ++i) env.sm.Md(chi::ipc::MemContext(), dq);  // warm-up
+  double pp_before = PingPongRoundTripNs(20000);
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    env.sm.Md(chi::ipc::MemContext(), dq);
+    samples.push_back(NsSince(t0));
+  }
+  double pp_after = PingPongRoundTripNs(20000);
+  SampleStats s = ComputeStats(samples);
+  state.counters["median_ns"] = s.median;
+  state.counters["p99_ns"] = s.p99;
+  state.counters["pingpong_before_ns"] = pp_before;
+  state.counters["pingpong_after_ns"] = pp_after;
+}
+BENCHMARK(BM_SyncRoundTrip)->Iterations(200000)->Unit(benchmark::kMicrosecond);
+
+void BM_AsyncThroughput(benchmark::State &state) {
+  Env &env = GetEnv();
+  const auto in_flight = static_cast<std::size_t>(state.range(0));
+  auto *ipc = CHI_IPC_MANAGER;
+  std::vector<chi::ipc::FullPtr<MdTask>> window(in_flight);
+  const chi::DomainQuery dq = chi::DomainQuery::GetLocalHash(0);
+  std::size_t head = 0;
+  for (auto &t : window) t = env.sm.AsyncMd(chi::ipc::MemContext(), dq);
+  for (auto _ : state) {
+    // Keep `in_flight` tasks outstanding: retire the oldest, submit a new one.
+    auto &t = window[head];
+    t->Wait();
+    ipc->DelTask(t);
+    t = env.sm.AsyncMd(chi::ipc::MemContext(), dq);
+    head = (head + 1) % in_flight;
+  }
+  for (auto &t : window) {
+    t->Wait();
+    ipc->DelTask(t);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AsyncThroughput)->Arg(16)->Arg(256)->MinTime(1.0)->UseRealTime();
+
+void BM_FirstTaskAfterIdle(benchmark::State &state) {
+  Env &env = GetEnv();
+  const chi::DomainQuery dq = chi::DomainQuery::GetLocalHash(0);
+  std::vector<double> samples;
+  double pp_before = PingPongRoundTripNs(20000);
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::this_thread::sleep_for(std::chrono::milliseconds(state.range(0)));
+    state.ResumeTiming();
+    auto t0 = Clock::now();
+    env.sm.Md(chi::ipc::MemContext(), dq);
+    samples.push_back(NsSince(t0));
+  }
+  double pp_after = PingPongRoundTripNs(20000);
+  SampleStats s = ComputeStats(samples);
+  state.counters["median_us"] = s.median / 1000;
+  state.counters["max_us"] = s.max / 1000;
+  state.counters["pingpong_before_ns"] = pp_before;
+  state.counters["pingpong_after_ns"] = pp_after;
+}
+BENCHMARK(BM_FirstTaskAfterIdle)->Arg(10)->Iterations(50)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FirstTaskAfterIdle)->Arg(100)->Iterations(20)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FirstTaskAfterIdle)->Arg(1000)->Iterations(5)->Unit(benchmark::kMicrosecond);
+
+long CpuTicks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream f(line.substr(line.rfind(')') + 2));
+  std::string tok;
+  long total = 0;
+  for (int i = 0; f >> tok && i <= 12; ++i)
+    if (i == 11 || i == 12) total += std::stol(tok);
+  return total;
+}
+
+void BM_IdleCpu(benchmark::State &state) {
+  Env &env = GetEnv();
+  const double seconds = 10;
+  for (auto _ : state) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let workers park
+    long t0 = CpuTicks(env.rt->Pid());
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    long used = CpuTicks(env.rt->Pid()) - t0;
+    state.counters["idle_cpu_percent"] = 100.0 * used / sysconf(_SC_CLK_TCK) / seconds;
+  }
+}
+BENCHMARK(BM_IdleCpu)->Iterations(1)->Unit(benchmark::kSecond);
+
+void BM_LaunchToFirstTask(benchmark::State &state) {
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    RuntimeProcess rt("workers: " + std::to_string(Workers()) + "\n");
+    rt.Launch();
+    if (!rt.Connect(10000)) state.SkipWithError("runtime did not start");
+    Client sm;
+    sm.Create(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), "first");
+    sm.Md(chi::ipc::MemContext(), chi::DomainQuery::GetLocalHash(0));
+    samples.push_back(NsSince(t0));
+    rt.Stop();
+  }
+  SampleStats s = ComputeStats(samples);
+  state.counters["median_ms"] = s.median / 1e6;
+  state.counters["max_ms"] = s.max / 1e6;
+}
+BENCHMARK(BM_LaunchToFirstTask)->Iterations(10)->Unit(benchmark::kMillisecond);
+}  // namespace
+
+BENCHMARK_MAIN();
