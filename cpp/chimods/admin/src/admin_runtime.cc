@@ -9,7 +9,7 @@ namespace chimaera::admin {
 
 class Runtime : public chi::Container {
  public:
-#include "../autogen/admin_lib_exec.h"
+#include "admin_lib_exec.h"  // generated: Run / Monitor / Del
 
   void Create(chi::ipc::FullPtr<CreateTask>, chi::RunContext &) {}
   void MonitorCreate(chi::MonitorModeId mode, chi::ipc::FullPtr<CreateTask> task, chi::RunContext &rctx) {

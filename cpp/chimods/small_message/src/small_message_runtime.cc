@@ -9,8 +9,12 @@ class Runtime : public chi::Container {
  public:
 #include "small_message_lib_exec.h"
 
+  // Create/Destroy run inside the admin's CreatePool/DestroyPool (never
+  // routed to this pool's lanes), so their Monitor has nothing to decide.
   void Create(chi::ipc::FullPtr<CreateTask>, chi::RunContext &) {}
+  void MonitorCreate(chi::MonitorModeId, chi::ipc::FullPtr<CreateTask>, chi::RunContext &) {}
   void Destroy(chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
+  void MonitorDestroy(chi::MonitorModeId, chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
   void Md(chi::ipc::FullPtr<MdTask>, chi::RunContext &) {}
   void MonitorMd(chi::MonitorModeId mode, chi::ipc::FullPtr<MdTask> task, chi::RunContext &rctx) {
     switch (mode) {

@@ -21,6 +21,7 @@ class Runtime : public chi::Container {
     }
     CreateLocalQueue(0, 2);
   }
+  void Destroy(chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
   void Echo(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) { task->out_ = task->in_ * 2; }
   // Spawns in_ subtasks and waits on each: with one worker this only finishes
   // because Wait suspends the parent's coroutine (seed 003).
@@ -43,6 +44,23 @@ class Runtime : public chi::Container {
   }
   void Throw(chi::ipc::FullPtr<WorkTask>, chi::RunContext &) { throw std::runtime_error("worktest Throw: boom"); }
   void Sleep(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) { usleep(static_cast<useconds_t>(task->in_)); }
+
+  // Every method shares one monitor policy (the generated Monitor calls
+  // MonitorX with the method's task type, from chimaera_mod.yaml).
+  void MonitorCreate(chi::MonitorModeId, chi::ipc::FullPtr<CreateTask>, chi::RunContext &) {}
+  void MonitorDestroy(chi::MonitorModeId, chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
+  void MonitorEcho(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kEcho, task, rctx);
+  }
+  void MonitorSpawn(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kSpawn, task, rctx);
+  }
+  void MonitorThrow(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kThrow, task, rctx);
+  }
+  void MonitorSleep(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kSleep, task, rctx);
+  }
 
   void MonitorWork(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
     switch (mode) {

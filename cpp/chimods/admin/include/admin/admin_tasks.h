@@ -7,7 +7,7 @@
  */
 #include <string>
 
-#include "../../autogen/admin_methods.h"
+#include "admin_methods.h"  // generated from chimaera_mod.yaml
 #include "chimaera/core/task.h"
 
 namespace chimaera::admin {
