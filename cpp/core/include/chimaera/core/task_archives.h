@@ -1,0 +1,285 @@
+#pragma once
+/**
+ * @file task_archives.h
+ * Task serialization archives (seeds 000/001 "Task Serialization", DESIGN.md
+ * §7), built on cereal's portable binary archive (little-endian on the wire,
+ * so nodes of either endianness agree).
+ *
+ * Tasks implement `template <typename Ar> void SerializeIn(Ar &ar)` (their IN
+ * and INOUT fields) and `SerializeOut(Ar &ar)` (OUT and INOUT). The archives:
+ *  - TaskOutputArchiveIN  — serialize IN params (sender side)
+ *  - TaskInputArchiveIN   — rebuild them into a fresh task (remote side)
+ *  - TaskOutputArchiveOUT — serialize OUT params (remote side)
+ *  - TaskInputArchiveOUT  — apply them to the original task (sender side)
+ * `SaveTaskIn/LoadTaskIn/SaveTaskOut/LoadTaskOut` add the Task base fields
+ * (pool, method, DomainQuery, ... / return code and error message).
+ *
+ * Bulk data: `ar.bulk(p, size, flags)` with
+ *  - CHI_WRITE:  the bytes at p travel to the remote, which gets its own copy;
+ *  - CHI_EXPOSE: the remote gets a zeroed buffer of `size` bytes to write
+ *    into; on the OUT path its content is copied back into the original p.
+ * On input archives `p` and `size` are outputs (the rebuilt task's buffer).
+ *
+ * Errors: truncated or corrupted bytes throw chi::ArchiveError (never an
+ * out-of-bounds read: every length is checked against the bytes remaining
+ * before anything is allocated or copied); a buffer that cannot be allocated
+ * throws ipc::ShmOutOfMemory.
+ * Thread-safety: an archive object is used by one thread.
+ */
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "chimaera/core/task.h"
+#include "chimaera/ipc/shm_string.h"
+#include "chimaera/ipc/shm_vector.h"
+
+namespace chi {
+
+inline constexpr u32 CHI_WRITE = 1u << 0;
+inline constexpr u32 CHI_EXPOSE = 1u << 1;
+
+/** Serialized task bytes were truncated, corrupted, or did not match. */
+class ArchiveError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+class TaskOutputArchiveBase {
+ public:
+  TaskOutputArchiveBase() : ar_(ss_) {}
+  template <typename... Args>
+  TaskOutputArchiveBase &operator()(const Args &...args) {
+    (Save(args), ...);
+    return *this;
+  }
+  /** The serialized bytes so far. */
+  std::string Get() const { return ss_.str(); }
+
+ protected:
+  template <typename T>
+  void Save(const T &v) {
+    if constexpr (std::is_enum_v<T>) {
+      ar_(static_cast<std::underlying_type_t<T>>(v));
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      ar_(v);
+    } else {
+      const_cast<T &>(v).serialize(*this);  // PoolId, DomainQuery, TaskNode, ... (ar(fields...))
+    }
+  }
+  void Save(const ipc::string &s) {
+    Save(static_cast<u64>(s.size()));
+    WriteBytes(s.data(), s.size());
+  }
+  void Save(const std::string &s) {
+    Save(static_cast<u64>(s.size()));
+    WriteBytes(s.data(), s.size());
+  }
+  template <typename T>
+  void Save(const ipc::vector<T> &v) {
+    Save(static_cast<u64>(v.size()));
+    for (const T &x : v) Save(x);
+  }
+  void WriteBytes(const void *p, std::size_t n) {
+    if (n) ar_(cereal::binary_data(p, n));
+  }
+  void SaveBulkHeader(u64 size, u32 flags) {
+    Save(flags);
+    Save(size);
+  }
+  const char *Raw(ipc::Pointer p) const {
+    const char *raw = reinterpret_cast<const char *>(ipc::FullPtr<char>(p).ptr_);
+    if (raw == nullptr && !p.IsNull()) throw ArchiveError("bulk pointer is not mapped in this process");
+    return raw;
+  }
+
+ private:
+  std::ostringstream ss_;
+  cereal::PortableBinaryOutputArchive ar_;
+};
+
+class TaskInputArchiveBase {
+ public:
+  /** `bytes` must outlive the archive. `alloc` receives strings, vectors and
+   * bulk buffers of the rebuilt task. */
+  TaskInputArchiveBase(std::string_view bytes, ipc::Allocator alloc)
+      : buf_(bytes), in_(std::string(bytes)), alloc_(alloc) {
+    // cereal's portable archive reads its 1-byte endianness header here.
+    if (!bytes.empty()) ar_.emplace(in_);
+  }
+  template <typename... Args>
+  TaskInputArchiveBase &operator()(Args &...args) {
+    (Load(args), ...);
+    return *this;
+  }
+  /** Bytes not consumed yet. */
+  u64 Remaining() {
+    auto pos = in_.tellg();
+    return pos < 0 ? 0 : buf_.size() - static_cast<u64>(pos);
+  }
+  ipc::Allocator &GetAllocator() noexcept { return alloc_; }
+
+ protected:
+  template <typename T>
+  void Load(T &v) {
+    if constexpr (std::is_enum_v<T>) {
+      std::underlying_type_t<T> raw{};
+      Load(raw);
+      v = static_cast<T>(raw);
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      if (Remaining() < sizeof(T)) throw ArchiveError("truncated task bytes: a field needs " +
+                                                      std::to_string(sizeof(T)) + " bytes, " +
+                                                      std::to_string(Remaining()) + " remain");
+      Archive()(v);
+    } else {
+      v.serialize(*this);
+    }
+  }
+  void Load(ipc::string &s) {
+    u64 n = CheckedLength(1);
+    std::string tmp(n, '\0');
+    ReadBytes(tmp.data(), n);
+    s = tmp;
+  }
+  void Load(std::string &s) {
+    u64 n = CheckedLength(1);
+    s.assign(n, '\0');
+    ReadBytes(s.data(), n);
+  }
+  template <typename T>
+  void Load(ipc::vector<T> &v) {
+    u64 n = CheckedLength(std::is_arithmetic_v<T> ? sizeof(T) : 1);
+    v.clear();
+    v.reserve(n);
+    for (u64 i = 0; i < n; ++i) {
+      v.emplace_back(MakeElement<T>());
+      Load(v.back());
+    }
+  }
+  /** Read a length prefix and check that `n * min_element_bytes` bytes remain. */
+  u64 CheckedLength(u64 min_element_bytes) {
+    u64 n = 0;
+    Load(n);
+    if (min_element_bytes && n > Remaining() / min_element_bytes)
+      throw ArchiveError("corrupt task bytes: length " + std::to_string(n) + " exceeds the " +
+                         std::to_string(Remaining()) + " bytes remaining");
+    return n;
+  }
+  void ReadBytes(void *p, u64 n) {
+    if (n > Remaining()) throw ArchiveError("truncated task bytes");
+    if (n) Archive()(cereal::binary_data(p, n));
+  }
+  cereal::PortableBinaryInputArchive &Archive() {
+    if (!ar_) throw ArchiveError("empty task bytes");
+    return *ar_;
+  }
+  void LoadBulkHeader(u64 &size, u32 flags) {
+    u32 sent_flags = 0;
+    Load(sent_flags);
+    if (sent_flags != flags)
+      throw ArchiveError("bulk flags mismatch: sent " + std::to_string(sent_flags) + ", expected " +
+                         std::to_string(flags));
+    Load(size);
+  }
+  template <typename T>
+  T MakeElement() {
+    if constexpr (std::is_constructible_v<T, const ipc::Allocator &>) return T(alloc_);
+    else return T();
+  }
+
+  std::string_view buf_;
+  std::istringstream in_;
+  std::optional<cereal::PortableBinaryInputArchive> ar_;  // empty when there were no bytes at all
+  ipc::Allocator alloc_;
+};
+
+}  // namespace detail
+
+/** Serialize IN params (sender side). */
+class TaskOutputArchiveIN : public detail::TaskOutputArchiveBase {
+ public:
+  /** CHI_WRITE: the bytes travel; CHI_EXPOSE: only the size does. */
+  void bulk(ipc::Pointer p, std::size_t size, u32 flags) {
+    SaveBulkHeader(size, flags);
+    if (flags & CHI_WRITE) WriteBytes(Raw(p), size);
+  }
+  template <typename TaskT>
+  void SaveTaskIn(TaskT &task) {
+    (*this)(task.pool_, task.method_, task.prio_, task.task_node_, task.dom_query_, task.task_flags_);
+    task.SerializeIn(*this);
+  }
+};
+
+/** Rebuild IN params into a fresh task (remote side). */
+class TaskInputArchiveIN : public detail::TaskInputArchiveBase {
+ public:
+  using TaskInputArchiveBase::TaskInputArchiveBase;
+  /** Allocates the rebuilt task's buffer of `size` bytes in the archive's
+   * allocator: filled with the sent bytes (CHI_WRITE) or zeroed (CHI_EXPOSE). */
+  void bulk(ipc::Pointer &p, std::size_t &size, u32 flags) {
+    u64 n = 0;
+    LoadBulkHeader(n, flags);
+    if ((flags & CHI_WRITE) && n > Remaining())
+      throw ArchiveError("truncated task bytes: bulk of " + std::to_string(n) + " bytes, " +
+                         std::to_string(Remaining()) + " remain");
+    p = alloc_.Allocate(n);
+    if (p.IsNull()) throw ipc::ShmOutOfMemory();
+    char *dst = alloc_.Convert<char>(p);
+    if (flags & CHI_WRITE) ReadBytes(dst, n);
+    else std::memset(dst, 0, n);
+    size = n;
+  }
+  template <typename TaskT>
+  void LoadTaskIn(TaskT &task) {
+    (*this)(task.pool_, task.method_, task.prio_, task.task_node_, task.dom_query_, task.task_flags_);
+    task.SerializeIn(*this);
+  }
+};
+
+/** Serialize OUT params (remote side). */
+class TaskOutputArchiveOUT : public detail::TaskOutputArchiveBase {
+ public:
+  /** CHI_EXPOSE buffers travel back (the remote wrote into them). */
+  void bulk(ipc::Pointer p, std::size_t size, u32 flags) {
+    SaveBulkHeader(size, flags);
+    if (flags & CHI_EXPOSE) WriteBytes(Raw(p), size);
+  }
+  template <typename TaskT>
+  void SaveTaskOut(TaskT &task) {
+    (*this)(task.return_code_, task.error_);
+    task.SerializeOut(*this);
+  }
+};
+
+/** Apply OUT params to the original task (sender side). */
+class TaskInputArchiveOUT : public detail::TaskInputArchiveBase {
+ public:
+  using TaskInputArchiveBase::TaskInputArchiveBase;
+  /** CHI_EXPOSE: copy the returned bytes into the original buffer `p`, whose
+   * size must equal the one sent. */
+  void bulk(ipc::Pointer &p, std::size_t &size, u32 flags) {
+    u64 n = 0;
+    LoadBulkHeader(n, flags);
+    if (!(flags & CHI_EXPOSE)) return;
+    if (n != size) throw ArchiveError("bulk size mismatch: " + std::to_string(n) + " returned for a buffer of " +
+                                      std::to_string(size));
+    char *dst = reinterpret_cast<char *>(ipc::FullPtr<char>(p).ptr_);
+    if (dst == nullptr && n) throw ArchiveError("bulk pointer is not mapped in this process");
+    ReadBytes(dst, n);
+  }
+  template <typename TaskT>
+  void LoadTaskOut(TaskT &task) {
+    (*this)(task.return_code_, task.error_);
+    task.SerializeOut(*this);
+  }
+};
+
+}  // namespace chi
