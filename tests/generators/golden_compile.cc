@@ -9,8 +9,12 @@
 #include "chimaera/runtime/container.h"
 
 // Task types the golden YAMLs name (default <Name>Task, or the `task:` override).
-#define CHI_GOLDEN_TASK(T) \
-  struct T : public chi::Task { using chi::Task::Task; }
+#define CHI_GOLDEN_TASK(T)                       \
+  struct T : public chi::Task {                  \
+    using chi::Task::Task;                       \
+    template <typename Ar> void SerializeIn(Ar &) {}  \
+    template <typename Ar> void SerializeOut(Ar &) {} \
+  }
 #define CHI_GOLDEN_METHOD(F, T)                                 \
   void F(chi::ipc::FullPtr<T>, chi::RunContext &) {}            \
   void Monitor##F(chi::MonitorModeId, chi::ipc::FullPtr<T>, chi::RunContext &) {}

@@ -3,6 +3,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "chimaera/client/ipc_manager.h"
 #include "chimaera/runtime/runtime.h"
 
 namespace chi {
@@ -39,6 +40,14 @@ std::vector<TaskLane *> Container::AllLanes() {
   for (auto &q : queues_)
     for (u32 l = 0; l < q.queue->GetNumLanes(); ++l) out.push_back(&q.queue->GetLane(l));
   return out;
+}
+
+void Container::NewCopy(u32 method, const ipc::FullPtr<Task> &orig, ipc::FullPtr<Task> &dup, bool /*deep*/) {
+  TaskOutputArchiveIN out;
+  SaveIn(method, out, orig);
+  const std::string bytes = out.Get();
+  TaskInputArchiveIN in(bytes, CHI_IPC_MANAGER->GetAllocator());
+  dup = LoadIn(method, in);
 }
 
 }  // namespace chi

@@ -13,6 +13,10 @@ class BadAbiContainer : public chi::Container {
   void Run(chi::u32, chi::ipc::FullPtr<chi::Task>, chi::RunContext &) override {}
   void Monitor(chi::MonitorModeId, chi::u32, chi::ipc::FullPtr<chi::Task>, chi::RunContext &) override {}
   void Del(const chi::ipc::MemContext &, chi::u32, chi::ipc::FullPtr<chi::Task>) override {}
+  void SaveIn(chi::u32, chi::TaskOutputArchiveIN &, chi::ipc::FullPtr<chi::Task>) override {}
+  chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32, chi::TaskInputArchiveIN &) override { return {}; }
+  void SaveOut(chi::u32, chi::TaskOutputArchiveOUT &, chi::ipc::FullPtr<chi::Task>) override {}
+  void LoadOut(chi::u32, chi::TaskInputArchiveOUT &, chi::ipc::FullPtr<chi::Task>) override {}
 };
 
 }  // namespace chi_test

@@ -43,3 +43,62 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
+
+// Serialization (seeds 000/001): the archive serializes the Task base fields
+// and calls the concrete task's SerializeIn / SerializeOut.
+void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCreatePool: ar.SaveTaskIn(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
+    case Method::kDestroyPool: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
+    case Method::kStopRuntime: ar.SaveTaskIn(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
+  }
+}
+
+chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar) override {
+  switch (method) {
+    case Method::kCreate: return LoadTaskIn<CreateTask>(ar);
+    case Method::kDestroy: return LoadTaskIn<DestroyTask>(ar);
+    case Method::kCreatePool: return LoadTaskIn<CreatePoolTask>(ar);
+    case Method::kDestroyPool: return LoadTaskIn<DestroyPoolTask>(ar);
+    case Method::kStopRuntime: return LoadTaskIn<StopRuntimeTask>(ar);
+    default: throw chi::ArchiveError("admin has no method " + std::to_string(method));
+  }
+}
+
+void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCreatePool: ar.SaveTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
+    case Method::kDestroyPool: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
+    case Method::kStopRuntime: ar.SaveTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
+  }
+}
+
+void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCreatePool: ar.LoadTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
+    case Method::kDestroyPool: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
+    case Method::kStopRuntime: ar.LoadTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
+  }
+}
+
+// A fresh task of type TaskT rebuilt from IN bytes; freed again if they are bad.
+template <typename TaskT>
+static chi::ipc::FullPtr<chi::Task> LoadTaskIn(chi::TaskInputArchiveIN &ar) {
+  auto task = CHI_IPC_MANAGER->NewTask<TaskT>(chi::ipc::MemContext());
+  try {
+    ar.LoadTaskIn(*task);
+  } catch (...) {
+    CHI_IPC_MANAGER->DelTask(task);
+    throw;
+  }
+  return task.template Cast<chi::Task>();
+}

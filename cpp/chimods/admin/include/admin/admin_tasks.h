@@ -9,6 +9,7 @@
 
 #include "admin_methods.h"  // generated from chimaera_mod.yaml
 #include "chimaera/core/task.h"
+#include "chimaera/core/task_archives.h"
 
 namespace chimaera::admin {
 
@@ -31,6 +32,15 @@ struct CreatePoolTask : public chi::Task {
     method_ = Method::kCreatePool;
     dom_query_ = dom_query;
   }
+
+  template <typename Ar>
+  void SerializeIn(Ar &ar) {
+    ar(pool_name_, mod_name_, pool_id_, args_);
+  }
+  template <typename Ar>
+  void SerializeOut(Ar &ar) {
+    ar(pool_id_, args_);
+  }
 };
 
 /** Destroy pool `target_` (runs its kDestroy, then forgets it). */
@@ -46,6 +56,13 @@ struct DestroyPoolTask : public chi::Task {
     method_ = Method::kDestroyPool;
     dom_query_ = dom_query;
   }
+
+  template <typename Ar>
+  void SerializeIn(Ar &ar) {
+    ar(target_);
+  }
+  template <typename Ar>
+  void SerializeOut(Ar &) {}
 };
 
 /** Stop the runtime gracefully (completes before the runtime stops). */
@@ -59,6 +76,11 @@ struct StopRuntimeTask : public chi::Task {
     method_ = Method::kStopRuntime;
     dom_query_ = dom_query;
   }
+
+  template <typename Ar>
+  void SerializeIn(Ar &) {}
+  template <typename Ar>
+  void SerializeOut(Ar &) {}
 };
 
 /** Every module's kCreate / kDestroy task types. */

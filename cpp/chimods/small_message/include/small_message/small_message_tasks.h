@@ -1,6 +1,7 @@
 #pragma once
 /** @file small_message_tasks.h  Tasks of small_message: an empty task (kMd). */
 #include "admin/admin_tasks.h"
+#include "chimaera/core/task_archives.h"
 #include "small_message_methods.h"
 
 namespace chimaera::small_message {
@@ -18,5 +19,10 @@ struct MdTask : public chi::Task {
     method_ = Method::kMd;
     dom_query_ = dom_query;
   }
+
+  template <typename Ar>
+  void SerializeIn(Ar &) {}
+  template <typename Ar>
+  void SerializeOut(Ar &) {}
 };
 }  // namespace chimaera::small_message

@@ -88,8 +88,11 @@ class TaskOutputArchiveBase {
     Save(static_cast<u64>(v.size()));
     for (const T &x : v) Save(x);
   }
+  // Raw bytes go through as char: cereal's portable archive byte-swaps
+  // binary_data in chunks of the element type, so a void*/u64* view would be
+  // swapped (and over-run) in 8-byte chunks when endianness differs.
   void WriteBytes(const void *p, std::size_t n) {
-    if (n) ar_(cereal::binary_data(p, n));
+    if (n) ar_(cereal::binary_data(static_cast<const char *>(p), n));
   }
   void SaveBulkHeader(u64 size, u32 flags) {
     Save(flags);
@@ -175,7 +178,7 @@ class TaskInputArchiveBase {
   }
   void ReadBytes(void *p, u64 n) {
     if (n > Remaining()) throw ArchiveError("truncated task bytes");
-    if (n) Archive()(cereal::binary_data(p, n));
+    if (n) Archive()(cereal::binary_data(static_cast<char *>(p), n));  // char: see WriteBytes
   }
   cereal::PortableBinaryInputArchive &Archive() {
     if (!ar_) throw ArchiveError("empty task bytes");

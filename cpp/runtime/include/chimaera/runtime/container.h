@@ -20,6 +20,7 @@
 
 #include "chimaera/core/monitor_mode.h"
 #include "chimaera/core/task.h"
+#include "chimaera/core/task_archives.h"
 #include "chimaera/core/task_queue.h"
 #include "chimaera/runtime/run_context.h"
 
@@ -57,6 +58,24 @@ class Container {
   virtual void Monitor(MonitorModeId mode, u32 method, ipc::FullPtr<Task> task, RunContext &rctx) = 0;
   /** Destroy and free a task of method `method` (its concrete type's dtor). */
   virtual void Del(const ipc::MemContext &ctx, u32 method, ipc::FullPtr<Task> task) = 0;
+
+  // Serialization (seeds 000/001, DESIGN.md §7), generated per module: each
+  // case calls the archive's SaveTaskIn/LoadTaskIn/... on the concrete task,
+  // which serializes the Task base fields and calls SerializeIn/SerializeOut.
+  // An unknown method throws ArchiveError; bad bytes throw ArchiveError.
+  /** Serialize the IN/INOUT params of `task`. */
+  virtual void SaveIn(u32 method, TaskOutputArchiveIN &ar, ipc::FullPtr<Task> task) = 0;
+  /** Build a fresh task of `method` in shared memory from IN bytes (what a
+   * remote node does); the caller owns it (Del). */
+  virtual ipc::FullPtr<Task> LoadIn(u32 method, TaskInputArchiveIN &ar) = 0;
+  /** Serialize the OUT/INOUT params (and return code + error) of `task`. */
+  virtual void SaveOut(u32 method, TaskOutputArchiveOUT &ar, ipc::FullPtr<Task> task) = 0;
+  /** Apply OUT bytes to the original `task`. */
+  virtual void LoadOut(u32 method, TaskInputArchiveOUT &ar, ipc::FullPtr<Task> task) = 0;
+  /** Duplicate `orig` into `dup` (seed 000). Tasks own their strings and bulk
+   * buffers, so the copy is always deep (SaveIn + LoadIn); `deep` is kept for
+   * the seed's signature. Throws what SaveIn/LoadIn throw. */
+  virtual void NewCopy(u32 method, const ipc::FullPtr<Task> &orig, ipc::FullPtr<Task> &dup, bool deep);
 
  private:
   struct LocalQueue {

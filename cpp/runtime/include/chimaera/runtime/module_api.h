@@ -12,7 +12,7 @@
 
 namespace chi {
 /** Bump whenever Container, Task or RunContext change layout or vtable. */
-inline constexpr u32 kChimaeraAbiVersion = 1;
+inline constexpr u32 kChimaeraAbiVersion = 2;  // 2: serialization virtuals
 }  // namespace chi
 
 extern "C" {

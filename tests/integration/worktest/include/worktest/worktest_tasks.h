@@ -2,6 +2,7 @@
 // Tasks of the test module: one task type with IN/OUT integers serves all
 // methods, which keeps the tests short.
 #include "admin/admin_tasks.h"
+#include "chimaera/core/task_archives.h"
 #include "worktest_methods.h"
 
 namespace chimaera_test::worktest {
@@ -19,6 +20,15 @@ struct WorkTask : public chi::Task {
     pool_ = pool;
     method_ = method;
     dom_query_ = dom;
+  }
+
+  template <typename Ar>
+  void SerializeIn(Ar &ar) {
+    ar(in_);
+  }
+  template <typename Ar>
+  void SerializeOut(Ar &ar) {
+    ar(out_);
   }
 };
 }  // namespace chimaera_test::worktest

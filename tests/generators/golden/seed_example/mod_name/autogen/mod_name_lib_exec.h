@@ -40,3 +40,58 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
+
+// Serialization (seeds 000/001): the archive serializes the Task base fields
+// and calls the concrete task's SerializeIn / SerializeOut.
+void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCompress: ar.SaveTaskIn(*chi::ipc::FullPtr<CompressTask>(task)); return;
+    case Method::kDecompress: ar.SaveTaskIn(*chi::ipc::FullPtr<DecompressTask>(task)); return;
+    default: throw chi::ArchiveError("mod_name has no method " + std::to_string(method)); return;
+  }
+}
+
+chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar) override {
+  switch (method) {
+    case Method::kCreate: return LoadTaskIn<CreateTask>(ar);
+    case Method::kDestroy: return LoadTaskIn<DestroyTask>(ar);
+    case Method::kCompress: return LoadTaskIn<CompressTask>(ar);
+    case Method::kDecompress: return LoadTaskIn<DecompressTask>(ar);
+    default: throw chi::ArchiveError("mod_name has no method " + std::to_string(method));
+  }
+}
+
+void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCompress: ar.SaveTaskOut(*chi::ipc::FullPtr<CompressTask>(task)); return;
+    case Method::kDecompress: ar.SaveTaskOut(*chi::ipc::FullPtr<DecompressTask>(task)); return;
+    default: throw chi::ArchiveError("mod_name has no method " + std::to_string(method)); return;
+  }
+}
+
+void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCompress: ar.LoadTaskOut(*chi::ipc::FullPtr<CompressTask>(task)); return;
+    case Method::kDecompress: ar.LoadTaskOut(*chi::ipc::FullPtr<DecompressTask>(task)); return;
+    default: throw chi::ArchiveError("mod_name has no method " + std::to_string(method)); return;
+  }
+}
+
+// A fresh task of type TaskT rebuilt from IN bytes; freed again if they are bad.
+template <typename TaskT>
+static chi::ipc::FullPtr<chi::Task> LoadTaskIn(chi::TaskInputArchiveIN &ar) {
+  auto task = CHI_IPC_MANAGER->NewTask<TaskT>(chi::ipc::MemContext());
+  try {
+    ar.LoadTaskIn(*task);
+  } catch (...) {
+    CHI_IPC_MANAGER->DelTask(task);
+    throw;
+  }
+  return task.template Cast<chi::Task>();
+}

@@ -46,3 +46,66 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
+
+// Serialization (seeds 000/001): the archive serializes the Task base fields
+// and calls the concrete task's SerializeIn / SerializeOut.
+void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
+    case Method::kNodeFailure: ar.SaveTaskIn(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
+    case Method::kPut: ar.SaveTaskIn(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kGet: ar.SaveTaskIn(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kStat: ar.SaveTaskIn(*chi::ipc::FullPtr<StatTask>(task)); return;
+    case Method::kFlush: ar.SaveTaskIn(*chi::ipc::FullPtr<FlushTask>(task)); return;
+    default: throw chi::ArchiveError("blobs has no method " + std::to_string(method)); return;
+  }
+}
+
+chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar) override {
+  switch (method) {
+    case Method::kCreate: return LoadTaskIn<BlobCreateTask>(ar);
+    case Method::kNodeFailure: return LoadTaskIn<NodeFailureTask>(ar);
+    case Method::kPut: return LoadTaskIn<BlobTask>(ar);
+    case Method::kGet: return LoadTaskIn<BlobTask>(ar);
+    case Method::kStat: return LoadTaskIn<StatTask>(ar);
+    case Method::kFlush: return LoadTaskIn<FlushTask>(ar);
+    default: throw chi::ArchiveError("blobs has no method " + std::to_string(method));
+  }
+}
+
+void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
+    case Method::kNodeFailure: ar.SaveTaskOut(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
+    case Method::kPut: ar.SaveTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kGet: ar.SaveTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kStat: ar.SaveTaskOut(*chi::ipc::FullPtr<StatTask>(task)); return;
+    case Method::kFlush: ar.SaveTaskOut(*chi::ipc::FullPtr<FlushTask>(task)); return;
+    default: throw chi::ArchiveError("blobs has no method " + std::to_string(method)); return;
+  }
+}
+
+void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
+  switch (method) {
+    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
+    case Method::kNodeFailure: ar.LoadTaskOut(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
+    case Method::kPut: ar.LoadTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kGet: ar.LoadTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kStat: ar.LoadTaskOut(*chi::ipc::FullPtr<StatTask>(task)); return;
+    case Method::kFlush: ar.LoadTaskOut(*chi::ipc::FullPtr<FlushTask>(task)); return;
+    default: throw chi::ArchiveError("blobs has no method " + std::to_string(method)); return;
+  }
+}
+
+// A fresh task of type TaskT rebuilt from IN bytes; freed again if they are bad.
+template <typename TaskT>
+static chi::ipc::FullPtr<chi::Task> LoadTaskIn(chi::TaskInputArchiveIN &ar) {
+  auto task = CHI_IPC_MANAGER->NewTask<TaskT>(chi::ipc::MemContext());
+  try {
+    ar.LoadTaskIn(*task);
+  } catch (...) {
+    CHI_IPC_MANAGER->DelTask(task);
+    throw;
+  }
+  return task.template Cast<chi::Task>();
+}

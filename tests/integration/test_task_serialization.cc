@@ -1,0 +1,133 @@
+// Serialization of every task type the project ships (seeds 000/001,
+// DESIGN.md §7), as a remote node would use it: the module's container
+// (loaded here by a ModuleManager) saves the original's IN params, LoadIn
+// rebuilds a fresh task from the bytes, the real runtime runs it, SaveOut /
+// LoadOut bring the results back into the original.
+#include <gtest/gtest.h>
+
+#include "admin/admin_tasks.h"
+#include "chimaera/runtime/module_manager.h"
+#include "runtime_process.h"
+#include "small_message/small_message_tasks.h"
+#include "worktest/worktest_client.h"
+
+namespace {
+using chi::testing::ExitedWith;
+using chi::testing::RuntimeProcess;
+namespace admin = chimaera::admin;
+namespace wt = chimaera_test::worktest;
+
+class TaskSerialization : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(rt_.Start()) << rt_.Log();
+    modules_.ScanAndLoad({CHI_MODULE_DIR, CHI_TEST_MODULE_DIR});
+    for (const char *m : {"admin", "small_message", "worktest"})
+      containers_[m].reset(modules_.CreateContainer(m, chi::PoolId(), m));
+  }
+  void TearDown() override { rt_.Stop(); }
+
+  /** IN bytes -> fresh task -> run on the runtime -> OUT bytes -> original. */
+  template <typename TaskT>
+  void RemoteRun(const std::string &mod, chi::ipc::FullPtr<TaskT> orig) {
+    chi::Container *c = containers_[mod].get();
+    auto *ipc = CHI_IPC_MANAGER;
+    const chi::u32 method = orig->method_;
+    chi::TaskOutputArchiveIN out_in;
+    c->SaveIn(method, out_in, orig.template Cast<chi::Task>());
+    const std::string in_bytes = out_in.Get();
+    chi::TaskInputArchiveIN in_in(in_bytes, ipc->GetAllocator());
+    chi::ipc::FullPtr<chi::Task> remote = c->LoadIn(method, in_in);
+    ASSERT_FALSE(remote.IsNull());
+    EXPECT_EQ(remote->pool_, orig->pool_);
+    EXPECT_EQ(remote->method_, method);
+    ipc->Enqueue(remote);
+    remote->Wait();
+    chi::TaskOutputArchiveOUT out_out;
+    c->SaveOut(method, out_out, remote);
+    const std::string out_bytes = out_out.Get();
+    chi::TaskInputArchiveOUT in_out(out_bytes, ipc->GetAllocator());
+    c->LoadOut(method, in_out, orig.template Cast<chi::Task>());
+    c->Del(chi::ipc::MemContext(), method, remote);
+  }
+
+  RuntimeProcess rt_;
+  chi::ModuleManager modules_;
+  std::map<std::string, std::unique_ptr<chi::Container>> containers_;
+};
+
+TEST_F(TaskSerialization, EveryShippedTaskTypeRoundTrips) {
+  auto *ipc = CHI_IPC_MANAGER;
+  const chi::ipc::MemContext mctx;
+  const auto dq = chi::DomainQuery::GetDynamic();
+
+  // admin CreatePoolTask: INOUT pool_id_ comes back.
+  auto create = ipc->NewTask<admin::CreatePoolTask>(mctx, ipc->NewTaskNode(), dq, "ser_pool", "worktest", "");
+  RemoteRun("admin", create);
+  ASSERT_EQ(create->return_code_, chi::kTaskOk) << create->error_.str();
+  const chi::PoolId pool = create->pool_id_;
+  EXPECT_FALSE(pool.IsNull());
+  ipc->DelTask(create);
+
+  // worktest WorkTask: IN in_ travels, OUT out_ comes back.
+  auto echo = ipc->NewTask<wt::WorkTask>(mctx, ipc->NewTaskNode(), pool, chi::DomainQuery::GetLocalHash(1),
+                                         wt::Method::kEcho, 21);
+  RemoteRun("worktest", echo);
+  EXPECT_EQ(echo->return_code_, chi::kTaskOk);
+  EXPECT_EQ(echo->out_, 42u);
+  ipc->DelTask(echo);
+
+  // A remote failure: return code and message come back on the OUT path.
+  auto thrower = ipc->NewTask<wt::WorkTask>(mctx, ipc->NewTaskNode(), pool, chi::DomainQuery::GetLocalHash(0),
+                                            wt::Method::kThrow, 0);
+  RemoteRun("worktest", thrower);
+  EXPECT_EQ(thrower->return_code_, chi::kTaskModuleException);
+  EXPECT_NE(thrower->error_.str().find("boom"), std::string::npos);
+  ipc->DelTask(thrower);
+
+  // small_message MdTask (no fields of its own).
+  wt::Client probe;
+  auto sm_create = ipc->NewTask<admin::CreatePoolTask>(mctx, ipc->NewTaskNode(), dq, "ser_sm", "small_message", "");
+  RemoteRun("admin", sm_create);
+  auto md = ipc->NewTask<chimaera::small_message::MdTask>(mctx, ipc->NewTaskNode(), sm_create->pool_id_,
+                                                         chi::DomainQuery::GetLocalHash(0));
+  RemoteRun("small_message", md);
+  EXPECT_EQ(md->return_code_, chi::kTaskOk);
+  ipc->DelTask(md);
+  ipc->DelTask(sm_create);
+
+  // NewCopy: a deep duplicate with the same IN params.
+  auto orig = ipc->NewTask<wt::WorkTask>(mctx, ipc->NewTaskNode(), pool, chi::DomainQuery::GetLocalHash(2),
+                                         wt::Method::kEcho, 7);
+  chi::ipc::FullPtr<chi::Task> dup;
+  containers_["worktest"]->NewCopy(wt::Method::kEcho, orig.Cast<chi::Task>(), dup, true);
+  ASSERT_FALSE(dup.IsNull());
+  EXPECT_NE(dup.shm_, orig.shm_);
+  EXPECT_EQ(chi::ipc::FullPtr<wt::WorkTask>(dup)->in_, 7u);
+  containers_["worktest"]->Del(mctx, wt::Method::kEcho, dup);
+  ipc->DelTask(orig);
+
+  // admin DestroyPoolTask: the pool is gone afterwards.
+  auto destroy = ipc->NewTask<admin::DestroyPoolTask>(mctx, ipc->NewTaskNode(), dq, pool);
+  RemoteRun("admin", destroy);
+  EXPECT_EQ(destroy->return_code_, chi::kTaskOk) << destroy->error_.str();
+  ipc->DelTask(destroy);
+  probe.pool_id_ = pool;
+  EXPECT_THROW(probe.Call(wt::Method::kEcho, 1), chi::TaskError);
+
+  // admin StopRuntimeTask, last: the runtime stops cleanly.
+  auto stop = ipc->NewTask<admin::StopRuntimeTask>(mctx, ipc->NewTaskNode(), dq);
+  RemoteRun("admin", stop);
+  EXPECT_EQ(stop->return_code_, chi::kTaskOk);
+  ipc->DelTask(stop);
+  EXPECT_TRUE(ExitedWith(rt_.Stop(0), 0)) << rt_.Log();
+}
+
+TEST_F(TaskSerialization, UnknownMethodAndBadBytesAreErrors) {
+  chi::Container *c = containers_["worktest"].get();
+  chi::TaskInputArchiveIN in(std::string_view("\x01garbage", 8), CHI_IPC_MANAGER->GetAllocator());
+  EXPECT_THROW(c->LoadIn(999, in), chi::ArchiveError);
+  chi::TaskInputArchiveIN bad(std::string_view("\x01\x02", 2), CHI_IPC_MANAGER->GetAllocator());
+  EXPECT_THROW(c->LoadIn(wt::Method::kEcho, bad), chi::ArchiveError);
+}
+}  // namespace
