@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "admin/admin_tasks.h"
+#include "bdev/bdev_client.h"
 #include "compressor/compressor_client.h"
 #include "chimaera/runtime/module_manager.h"
 #include "runtime_process.h"
@@ -23,7 +24,7 @@ class TaskSerialization : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(rt_.Start()) << rt_.Log();
     modules_.ScanAndLoad({CHI_MODULE_DIR, CHI_TEST_MODULE_DIR});
-    for (const char *m : {"admin", "small_message", "worktest", "compressor"})
+    for (const char *m : {"admin", "small_message", "worktest", "compressor", "bdev"})
       containers_[m].reset(modules_.CreateContainer(m, chi::PoolId(), m));
   }
   void TearDown() override { rt_.Stop(); }
@@ -130,6 +131,40 @@ TEST_F(TaskSerialization, EveryShippedTaskTypeRoundTrips) {
     alloc.Free(in);
     alloc.Free(packed);
     alloc.Free(restored);
+  }
+
+  // bdev Allocate / Write (CHI_WRITE) / Read (CHI_EXPOSE) / Free.
+  {
+    namespace bd = chimaera::bdev;
+    auto bc = ipc->NewTask<admin::CreatePoolTask>(mctx, ipc->NewTaskNode(), dq, "ser_bdev", "bdev", "ram,size=64k");
+    RemoteRun("admin", bc);
+    ASSERT_EQ(bc->return_code_, chi::kTaskOk) << bc->error_.str();
+    const chi::PoolId dev = bc->pool_id_;
+    const auto lq = chi::DomainQuery::GetLocalHash(0);
+    auto al = ipc->NewTask<bd::AllocateTask>(mctx, ipc->NewTaskNode(), dev, lq, 5000);
+    RemoteRun("bdev", al);
+    ASSERT_EQ(al->return_code_, chi::kTaskOk) << al->error_.str();
+    auto &alloc = ipc->GetAllocator();
+    chi::ipc::Pointer src = alloc.Allocate(11), dst = alloc.Allocate(11);
+    std::memcpy(alloc.Convert(src), "hello bdev!", 11);
+    std::memset(alloc.Convert(dst), 0, 11);
+    auto wr = ipc->NewTask<bd::WriteTask>(mctx, ipc->NewTaskNode(), dev, lq, al->offset_, src, 11);
+    RemoteRun("bdev", wr);
+    EXPECT_EQ(wr->written_, 11u);
+    auto rd = ipc->NewTask<bd::ReadTask>(mctx, ipc->NewTaskNode(), dev, lq, al->offset_, dst, 11);
+    RemoteRun("bdev", rd);
+    EXPECT_EQ(rd->read_, 11u);
+    EXPECT_EQ(std::string(alloc.Convert<char>(dst), 11), "hello bdev!");  // came back via CHI_EXPOSE
+    auto fr = ipc->NewTask<bd::FreeTask>(mctx, ipc->NewTaskNode(), dev, lq, al->offset_, 5000);
+    RemoteRun("bdev", fr);
+    EXPECT_EQ(fr->return_code_, chi::kTaskOk) << fr->error_.str();
+    ipc->DelTask(al);
+    ipc->DelTask(wr);
+    ipc->DelTask(rd);
+    ipc->DelTask(fr);
+    ipc->DelTask(bc);
+    alloc.Free(src);
+    alloc.Free(dst);
   }
 
   // NewCopy: a deep duplicate with the same IN params.
