@@ -181,7 +181,9 @@ TEST(ServerConfigLoad, DefaultsWithNoFileAndNoEnv) {
   ScopedEnv port("CHI_PORT", std::nullopt);
   const chi::ServerConfig cfg = chi::ServerConfig::Load();
   EXPECT_EQ(cfg, chi::ServerConfig{});
-  EXPECT_EQ(cfg.num_workers, 2u);
+  EXPECT_EQ(cfg.num_workers, chi::DefaultWorkers());
+  EXPECT_GE(cfg.num_workers, 1u);
+  EXPECT_LE(cfg.num_workers, 8u);
   EXPECT_EQ(cfg.lanes_per_queue, 4u);
   EXPECT_EQ(cfg.queue_depth, 1024u);
   EXPECT_EQ(cfg.shm_size, 256ull << 20);

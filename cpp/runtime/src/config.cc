@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <thread>
 #include <limits>
 #include <map>
 #include <string_view>
@@ -432,6 +433,12 @@ u64 ParseSize(const std::string &text) {
   }
   ThrowSizeError(text, "unknown unit '" + text.substr(unit_begin, end - unit_begin) +
        "' (accepted, case-insensitive: b, k/kb/kib, m/mb/mib, g/gb/gib, t/tb/tib; all binary multiples)");
+}
+
+u32 DefaultWorkers() noexcept {
+  unsigned cores = std::thread::hardware_concurrency();
+  if (cores <= 1) return 1;
+  return std::min(8u, cores - 1);
 }
 
 }  // namespace chi

@@ -36,8 +36,13 @@ class ConfigError : public std::runtime_error {
   using runtime_error::runtime_error;
 };
 
+/** Default worker count: one core is left to the clients (workers spin
+ * briefly while busy, so more workers than free cores costs latency):
+ * max(1, cores - 1), at most 8. */
+u32 DefaultWorkers() noexcept;
+
 struct ServerConfig {
-  u32 num_workers = 2;            /**< YAML `workers`: worker threads, 1..256 */
+  u32 num_workers = DefaultWorkers();  /**< YAML `workers`: worker threads, 1..256 */
   u32 lanes_per_queue = 4;        /**< YAML `lanes_per_queue`: process-queue lanes, 1..1024 */
   u32 queue_depth = 1024;         /**< YAML `queue_depth`: slots per lane, 2..(1 << 20) */
   u64 shm_size = 256ull << 20;    /**< YAML `shm_size`: segment bytes, >= 1 MiB (see ParseSize) */
