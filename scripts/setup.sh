@@ -34,5 +34,11 @@ fi
 [[ "${1:-}" == "--no-build" ]] && exit 0
 JOBS="${CHI_JOBS:-$(nproc)}"
 log "building (build/, RelWithDebInfo, -j$JOBS)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE="$ROOT/.venv/bin/python" >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHI_BUILD_PYTHON=ON \
+  -DPython3_EXECUTABLE="$ROOT/.venv/bin/python" >/dev/null
 cmake --build build -j "$JOBS"
+# The Python package (editable): reuses build/, so this only links _core.
+if ! .venv/bin/python -c 'import chimaera' 2>/dev/null; then
+  log "installing the chimaera Python package into .venv (editable)"
+  .venv/bin/pip install --no-build-isolation --no-deps -q -e .
+fi

@@ -1,8 +1,10 @@
-"""Command line: ``chimaera-gen {gen,check} MODULE_DIR``.
+"""Command line: ``chimaera-gen {gen,check} MODULE_DIR``,
+``chimaera-gen new-repo PATH --namespace NS``, ``chimaera-gen new-mod REPO MOD``.
 
 Exit codes: 0 success / up to date; 1 ``check`` found stale or missing
 headers; 2 invalid input (each problem printed as FILE:LINE: error: ...,
-nothing written) or bad usage.
+nothing written), bad usage, or new-repo/new-mod refused (bad name, an
+existing file, not a repo; nothing written).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import List, Optional
 
 from .model import CodegenError, load_module
 from .render import render, write_outputs
+from .scaffold import ScaffoldError, new_mod, new_repo
 
 EXIT_OK, EXIT_STALE, EXIT_INVALID = 0, 1, 2
 
@@ -25,21 +28,54 @@ chimaera_mod.yaml maps method names to ids:
   kCreate: 0 .. kUpgrade: 5     inherited methods (-1 = not supported)
   kCompress: 10                 custom methods, ids >= 10; task type CompressTask
   kMd: {id: 10, task: MdTask}   custom method with an explicit task type
+
+new-repo / new-mod scaffold a ChiMod repo and its modules (see their --help).
 """
 
 EPILOG = """\
-exit status: 0 ok, 1 'check' found stale headers, 2 invalid input or usage.
+exit status: 0 ok, 1 'check' found stale headers, 2 invalid input or usage
+(or new-repo/new-mod refused).
 examples:
   chimaera-gen gen cpp/chimods/admin                 # writes cpp/chimods/admin/autogen/
   chimaera-gen gen cpp/chimods/admin --out build/x   # writes build/x/
   chimaera-gen check cpp/chimods/admin               # CI: fail when autogen/ is stale
+  chimaera-gen new-repo ~/my_repo --namespace demo   # scaffold a ChiMod repo
+  chimaera-gen new-mod ~/my_repo hello               # scaffold module demo::hello in it
+"""
+
+NEW_REPO_DESCRIPTION = """\
+Create a ChiMod repo (seed 002 "Module Repo") at PATH (created if missing):
+  PATH/chimaera_repo.yaml   the repo's C++ namespace NS
+  PATH/CMakeLists.txt       find_package(chimaera REQUIRED) + one add_subdirectory per module
+Add modules with 'chimaera-gen new-mod PATH MOD'. Refuses (exit 2, nothing
+written) when NS is not a C++ identifier, or when a file to be written exists.
+"""
+
+NEW_MOD_DESCRIPTION = """\
+Create module MOD in the ChiMod repo REPO (a directory with chimaera_repo.yaml)
+and add 'add_subdirectory(MOD)' to REPO/CMakeLists.txt:
+  MOD/chimaera_mod.yaml                      methods (kExample: 10)
+  MOD/CMakeLists.txt                         chimaera_add_module(...) + the test program
+  MOD/include/MOD/MOD_client.h, MOD_tasks.h  client API, task structs (ExampleTask)
+  MOD/src/MOD_client.cc, MOD_runtime.cc      client globals, runtime (Example, MonitorExample)
+  MOD/test/MOD_test.cc                       client program: exit 0 when every check passes
+  MOD/autogen/MOD_methods.h, MOD_lib_exec.h  generated (as 'chimaera-gen gen' does)
+Refuses (exit 2, nothing written) when MOD is not a C++ identifier, REPO is not
+a repo, or REPO/MOD exists.
+"""
+
+NEW_EPILOG = """\
+then build against an installed Chimaera and run:
+  cmake -G Ninja -S REPO -B build -DCMAKE_PREFIX_PATH=<chimaera prefix> && cmake --build build
+  CHI_REPO_PATH=$PWD/build/lib chimaera_runtime &
+  build/bin/MOD_test
 """
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chimaera-gen", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", metavar="{gen,check}")
+    sub = p.add_subparsers(dest="cmd", metavar="{gen,check,new-repo,new-mod}")
     sub.required = True
 
     def common(sp):
@@ -62,7 +98,39 @@ def _parser() -> argparse.ArgumentParser:
                        description="Compare MODULE_DIR/autogen with what 'gen' would write; "
                                    "exit 1 and print a unified diff when they differ.")
     common(c)
+
+    r = sub.add_parser("new-repo", help="scaffold a ChiMod repo", description=NEW_REPO_DESCRIPTION,
+                       epilog=NEW_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("path", metavar="PATH", help="repo directory to create")
+    r.add_argument("--namespace", "-n", metavar="NS", required=True,
+                   help="C++ namespace of the repo's modules and CMake namespace of their targets")
+    r.add_argument("-q", "--quiet", action="store_true", help="do not list written files")
+
+    m = sub.add_parser("new-mod", help="scaffold a module in a ChiMod repo", description=NEW_MOD_DESCRIPTION,
+                       epilog=NEW_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("repo", metavar="REPO", help="the repo directory (holds chimaera_repo.yaml)")
+    m.add_argument("mod", metavar="MOD", help="module name (a C++ identifier)")
+    m.add_argument("-q", "--quiet", action="store_true", help="do not list written files")
     return p
+
+
+def _scaffold(args) -> int:
+    try:
+        if args.cmd == "new-repo":
+            written = new_repo(args.path, args.namespace)
+        else:
+            written = new_mod(args.repo, args.mod)
+    except ScaffoldError as e:
+        print(f"chimaera-gen {args.cmd}: error: {e}", file=sys.stderr)
+        print(f"chimaera-gen {args.cmd}: no files written", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as e:
+        print(f"chimaera-gen {args.cmd}: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    if not args.quiet:
+        for path in written:
+            print(f"chimaera-gen: wrote {path}")
+    return EXIT_OK
 
 
 def _load(args):
@@ -110,6 +178,8 @@ def _check(args) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.cmd in ("new-repo", "new-mod"):
+        return _scaffold(args)
     try:
         return _gen(args) if args.cmd == "gen" else _check(args)
     except CodegenError as e:

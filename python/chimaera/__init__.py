@@ -1,0 +1,41 @@
+"""Chimaera: a modular task runtime for HPC and storage systems — Python API.
+
+Quick start::
+
+    import chimaera
+    with chimaera.start(workers=2) as rt:          # a daemon subprocess
+        pool = rt.create_pool("demo", "small_message")
+        pool.md()                                   # synchronous task
+        fut = pool.md_async()                       # Future: done(), result(timeout), await
+        n = pool.md_batch(100_000, window=256)      # one call into C++
+        pool.destroy()
+
+Or attach to a running runtime: ``client = chimaera.connect(port)``.
+
+Units: times in seconds (float), sizes in bytes or strings like "64m".
+Errors: :class:`TaskError` (a task failed; ``.code``, ``.message``),
+:class:`RuntimeUnavailableError` (no runtime / it died), :class:`RuntimeStartError`,
+``TimeoutError`` (``Future.result(timeout)``).
+"""
+from __future__ import annotations
+
+from ._errors import (ChimaeraError, RuntimeStartError, RuntimeUnavailableError, TaskError,
+                      TaskErrorCode)
+from . import _core
+from .futures import Future, as_completed, wait_all
+from .client import Client, Pool, connect, disconnect
+from .runtime import Runtime, start
+
+__version__ = "0.1.0"
+
+
+def submit_batch(pool: Pool, n: int) -> list[Future]:
+    """Submit ``n`` empty tasks to ``pool`` in one call; their futures. See Pool.submit_batch."""
+    return pool.submit_batch(n)
+
+
+__all__ = [
+    "ChimaeraError", "Client", "Future", "Pool", "Runtime", "RuntimeStartError",
+    "RuntimeUnavailableError", "TaskError", "TaskErrorCode", "as_completed", "connect",
+    "disconnect", "start", "submit_batch", "wait_all", "__version__",
+]

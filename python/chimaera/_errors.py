@@ -1,0 +1,56 @@
+"""Exceptions raised by the chimaera package (also raised by ``chimaera._core``).
+
+Kept free of imports of ``_core`` so the extension can import it while the
+package initialises.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class TaskErrorCode(enum.IntEnum):
+    """Return codes carried by every task (mirrors ``chi::TaskErrorCode``)."""
+
+    OK = 0
+    UNKNOWN_POOL = 1
+    UNSUPPORTED_METHOD = 2
+    MODULE_EXCEPTION = 3
+    RUNTIME_STOPPING = 4
+    RUNTIME_DEAD = 5
+    BAD_ARGUMENT = 6
+    UNKNOWN_MODULE = 7
+    POOL_EXISTS = 8
+    TIMED_OUT = 9
+    MODULE_ERROR_BASE = 1000
+
+
+class ChimaeraError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class RuntimeUnavailableError(ChimaeraError, ConnectionError):
+    """No runtime is reachable: none runs on that port, it died, or this
+    process is not connected."""
+
+
+class RuntimeStartError(ChimaeraError):
+    """A runtime subprocess failed to start (bad configuration, port in use,
+    executable missing). The message includes the end of its log."""
+
+
+class TaskError(ChimaeraError):
+    """A task completed with a non-zero return code.
+
+    Attributes:
+        code: the task's return code (see :class:`TaskErrorCode`; module
+            specific codes start at 1000).
+        message: the runtime's message, prefixed with the code's name.
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{message} (code {code})")
+        self.code = int(code)
+        self.message = message
+
+    def __reduce__(self):  # picklable across processes
+        return (type(self), (self.code, self.message))

@@ -1,0 +1,387 @@
+// chimaera._core: pybind11 bindings of the Chimaera client (DESIGN.md §10).
+// A thin layer: the Pythonic API (Runtime, Pool, Future, CLI) lives in the
+// `chimaera` package, which is the only intended user of this module.
+//
+// Conventions: times are seconds (float; None or negative = no limit); pool
+// ids are ints; every blocking call releases the GIL while it waits and
+// wakes every 50 ms to let Python handle signals (Ctrl-C). Errors:
+// chimaera.RuntimeUnavailableError (no runtime / runtime died / not
+// connected), chimaera.TaskError(code, message) (the task failed),
+// TimeoutError (TaskHandle.result with a timeout), MemoryError-like
+// RuntimeError from the shm allocator when the segment is full.
+//
+// Thread-safety: every function may be called from any Python thread once
+// connected; connect/disconnect must not race with other calls.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <exception>
+#include <vector>
+
+#include "admin/admin_client.h"
+#include "chimaera/ipc/segment.h"
+#include "small_message/small_message_client.h"
+#include "task_handle.h"
+
+namespace chi::pyb {
+namespace {
+
+using SmClient = chimaera::small_message::Client;
+using chimaera::small_message::MdTask;
+
+DomainQuery Dyn() { return DomainQuery::GetDynamic(); }
+
+void RequireConnected() {
+  if (!Connected()) ThrowUnavailable("not connected to a Chimaera runtime: call chimaera.connect(port) first");
+}
+
+double Timeout(const py::object &t) { return t.is_none() ? -1.0 : t.cast<double>(); }
+
+/** Own a task until it is waited on; bury it if the wait is interrupted. */
+template <typename T>
+void WaitOwned(ipc::FullPtr<T> task) {
+  ipc::FullPtr<Task> base(task);
+  const u64 epoch = Epoch();
+  try {
+    WaitReleasingGil(base.ptr_, -1, epoch);
+  } catch (...) {
+    Bury(base, &DeleteTaskAs<T>);
+    throw;
+  }
+  if (task->HasError()) {
+    int code = task->return_code_;
+    std::string msg = std::string(TaskErrorName(code)) + ": " + task->error_.str();
+    CHI_IPC_MANAGER->DelTask(task);
+    ThrowTaskError(code, msg);
+  }
+}
+
+void Connect(u16 port) {
+  // A reconnect that drops the old mapping (another port, or a restarted
+  // runtime on the same port) retires every handle of the old epoch first.
+  if (port == 0) port = DefaultPort();
+  if (Connected() && (CHI_IPC_MANAGER->Port() != port || !CHI_IPC_MANAGER->IsRuntimeAlive())) {
+    ClearGraveyard();
+    RetireEpoch();
+  }
+  CHI_IPC_MANAGER->ClientInit(port);
+}
+
+void Disconnect() {
+  if (!Connected()) return;
+  ClearGraveyard();
+  RetireEpoch();
+  CHI_IPC_MANAGER->Finalize();
+}
+
+TaskHandle *CreatePoolAsync(const std::string &name, const std::string &module, const std::string &args) {
+  RequireConnected();
+  ReapGraveyard();
+  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), Dyn(), name, module, args);
+  return new TaskHandle(ipc::FullPtr<Task>(t), &DeleteTaskAs<chimaera::admin::CreatePoolTask>,
+                        ResultKind::kPoolId);
+}
+
+u64 CreatePool(const std::string &name, const std::string &module, const std::string &args) {
+  RequireConnected();
+  ReapGraveyard();
+  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), Dyn(), name, module, args);
+  WaitOwned(t);
+  u64 id = t->pool_id_.id_;
+  CHI_IPC_MANAGER->DelTask(t);
+  return id;
+}
+
+void DestroyPool(u64 pool) {
+  RequireConnected();
+  auto *ipc = CHI_IPC_MANAGER;
+  auto t = ipc->NewTask<chimaera::admin::DestroyPoolTask>(ipc::MemContext(), ipc->NewTaskNode(), Dyn(), PoolId(pool));
+  ipc->Enqueue(t);
+  WaitOwned(t);
+  ipc->DelTask(t);
+}
+
+void StopRuntime() {
+  RequireConnected();
+  auto *ipc = CHI_IPC_MANAGER;
+  auto t = ipc->NewTask<chimaera::admin::StopRuntimeTask>(ipc::MemContext(), ipc->NewTaskNode(), Dyn());
+  ipc->Enqueue(t);
+  WaitOwned(t);
+  ipc->DelTask(t);
+}
+
+ipc::FullPtr<MdTask> SubmitMd(u64 pool) {
+  SmClient c;
+  c.pool_id_ = PoolId(pool);
+  return c.AsyncMd(ipc::MemContext(), Dyn());
+}
+
+void Md(u64 pool) {
+  RequireConnected();
+  auto t = SubmitMd(pool);
+  WaitOwned(t);  // frees the task itself only on error
+  CHI_IPC_MANAGER->DelTask(t);
+}
+
+TaskHandle *MdAsync(u64 pool) {
+  RequireConnected();
+  ReapGraveyard();
+  return new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool)), &DeleteTaskAs<MdTask>, ResultKind::kNone);
+}
+
+std::vector<TaskHandle *> MdSubmit(u64 pool, u64 n) {
+  RequireConnected();
+  ReapGraveyard();
+  std::vector<TaskHandle *> out;
+  out.reserve(n);
+  try {
+    for (u64 i = 0; i < n; ++i)
+      out.push_back(new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool)), &DeleteTaskAs<MdTask>, ResultKind::kNone));
+  } catch (...) {
+    for (TaskHandle *h : out) delete h;  // buries the tasks still running
+    throw;
+  }
+  return out;
+}
+
+/** Submit `n` empty tasks keeping at most `window` in flight, wait for all;
+ * one crossing into C++, GIL released throughout. Returns the number that
+ * succeeded; raises TaskError (the first failure) once all completed. */
+u64 MdBatch(u64 pool, u64 n, u32 window) {
+  RequireConnected();
+  if (window == 0) window = 1;
+  if (n < window) window = static_cast<u32>(n ? n : 1);
+  std::vector<ipc::FullPtr<MdTask>> ring(window);
+  u64 submitted = 0, completed = 0, ok = 0;
+  int first_code = 0;
+  std::string first_msg;
+  bool interrupted = false, abandoned = false;
+  std::exception_ptr failure;
+  const u64 epoch = Epoch();
+  {
+    py::gil_scoped_release release;
+    ShmAccess access(epoch);
+    auto *ipc = CHI_IPC_MANAGER;
+    std::size_t head = 0, count = 0;
+    auto last_check = std::chrono::steady_clock::now();
+    // A disconnect from another thread abandons the in-flight tasks (their
+    // memory is about to be unmapped) instead of touching them again.
+    auto retire = [&](ipc::FullPtr<MdTask> &t) {
+      if (abandoned) return;
+      while (!ClientWait(t.ptr_, 50000)) {
+        if (!access.Valid()) {
+          abandoned = true;
+          return;
+        }
+      }
+      if (t->HasError()) {
+        if (first_code == 0) {
+          first_code = t->return_code_;
+          first_msg = std::string(TaskErrorName(first_code)) + ": " + t->error_.str();
+        }
+      } else {
+        ++ok;
+      }
+      ipc->DelTask(t);
+    };
+    try {
+      while (!abandoned && (completed < submitted || (submitted < n && !interrupted))) {
+        if (!access.Valid()) {
+          abandoned = true;
+          break;
+        }
+        while (submitted < n && count < window && !interrupted) {
+          ring[(head + count) % window] = SubmitMd(pool);
+          ++count;
+          ++submitted;
+        }
+        retire(ring[head]);
+        head = (head + 1) % window;
+        --count;
+        ++completed;
+        if ((completed & 255) == 0) {
+          auto now = std::chrono::steady_clock::now();
+          if (now - last_check > std::chrono::milliseconds(50)) {
+            last_check = now;
+            py::gil_scoped_acquire acquire;
+            if (PyErr_CheckSignals() != 0) interrupted = true;  // error stays set
+          }
+        }
+      }
+    } catch (...) {
+      failure = std::current_exception();
+      while (count > 0) {
+        retire(ring[head]);
+        head = (head + 1) % window;
+        --count;
+      }
+    }
+  }
+  if (abandoned) ThrowUnavailable("disconnected from the runtime during md_batch");
+  if (failure) std::rethrow_exception(failure);
+  if (interrupted) throw py::error_already_set();
+  if (first_code != 0) ThrowTaskError(first_code, first_msg);
+  return ok;
+}
+
+/** Wait until every handle is done or `timeout` elapsed; true when all done. */
+bool WaitAll(const std::vector<TaskHandle *> &hs, const py::object &timeout) {
+  double limit = Timeout(timeout);
+  auto start = std::chrono::steady_clock::now();
+  for (TaskHandle *h : hs) {
+    if (h->Done()) {
+      h->Harvest();
+      continue;
+    }
+    double left = -1;
+    if (limit >= 0) {
+      left = limit - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (left < 0) left = 0;
+    }
+    if (!h->Wait(left)) return false;
+  }
+  return true;
+}
+
+/** Index of a done handle (the first found), or -1 after `timeout`. */
+long WaitAny(const std::vector<TaskHandle *> &hs, const py::object &timeout) {
+  if (hs.empty()) return -1;
+  double limit = Timeout(timeout);
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    std::vector<Task *> raw;
+    raw.reserve(hs.size());
+    for (std::size_t i = 0; i < hs.size(); ++i) {
+      if (hs[i]->Done()) {
+        hs[i]->Harvest();
+        return static_cast<long>(i);
+      }
+      raw.push_back(hs[i]->Raw());
+    }
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (limit >= 0 && elapsed >= limit) return -1;
+    for (TaskHandle *h : hs) ++h->waiters_;
+    const u64 epoch = Epoch();
+    {
+      py::gil_scoped_release release;
+      ShmAccess access(epoch);
+      // Poll every task for ~100 us, then park briefly on the first one.
+      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+      bool any = !access.Valid();  // disconnecting: leave at once
+      while (!any && std::chrono::steady_clock::now() < until)
+        for (Task *t : raw)
+          if (t->IsComplete()) any = true;
+      if (!any && access.Valid()) ClientWait(raw.front(), 1000);
+    }
+    for (TaskHandle *h : hs) --h->waiters_;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
+/** "absent", "alive" or "dead": the state of the runtime segment of `port`. */
+std::string SegmentState(u16 port) {
+  switch (ipc::Segment::QueryOwner(ipc::Segment::MakeName(std::to_string(port)))) {
+    case ipc::OwnerState::kAbsent: return "absent";
+    case ipc::OwnerState::kAlive: return "alive";
+    default: return "dead";
+  }
+}
+
+/** Unlink the segment of `port` if the runtime that made it is dead. */
+bool ReclaimSegment(u16 port) {
+  std::string name = ipc::Segment::MakeName(std::to_string(port));
+  if (ipc::Segment::QueryOwner(name) != ipc::OwnerState::kDead) return false;
+  return ipc::Segment::Unlink(name);
+}
+
+py::dict Status() {
+  RequireConnected();
+  auto *ipc = CHI_IPC_MANAGER;
+  RuntimeShared &s = ipc->Shared();
+  py::dict d;
+  d["port"] = ipc->Port();
+  d["pid"] = s.runtime_pid_;
+  d["num_workers"] = s.num_workers_;
+  d["node_id"] = s.node_id_;
+  d["abi_version"] = s.abi_version_;
+  u32 st = s.state_.load(std::memory_order_acquire);
+  d["state"] = st == kRuntimeRunning ? "running" : st == kRuntimeStopping ? "stopping" : "starting";
+  py::list done;
+  for (u32 i = 0; i < s.num_workers_; ++i)
+    done.append(ipc->Workers()[i].tasks_completed_.load(std::memory_order_relaxed));
+  d["tasks_completed"] = done;
+  return d;
+}
+
+}  // namespace
+}  // namespace chi::pyb
+
+PYBIND11_MODULE(_core, m) {
+  namespace py = pybind11;
+  using namespace chi::pyb;
+  m.doc() = "Low-level bindings of the Chimaera client; use the `chimaera` package instead.";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const chi::TaskError &e) {
+      try {
+        ThrowTaskError(e.Code(), e.what());
+      } catch (py::error_already_set &err) {
+        err.restore();
+      }
+    } catch (const chi::RuntimeUnavailable &e) {
+      try {
+        ThrowUnavailable(e.what());
+      } catch (py::error_already_set &err) {
+        err.restore();
+      }
+    }
+  });
+
+  py::class_<TaskHandle>(m, "TaskHandle", "One in-flight task (see chimaera.Future for the public API).")
+      .def("done", &TaskHandle::Done, "True once the task completed (never blocks).")
+      .def(
+          "wait", [](TaskHandle &h, const py::object &t) { return h.Wait(Timeout(t)); },
+          py::arg("timeout") = py::none(), "Wait up to `timeout` seconds (None: forever); True when done.")
+      .def(
+          "result", [](TaskHandle &h, const py::object &t) { return h.Result(Timeout(t)); },
+          py::arg("timeout") = py::none(),
+          "Wait and return the result (None, or the pool id); raises TaskError or TimeoutError.")
+      .def_property_readonly("code", &TaskHandle::Code, "Return code once done (0 = ok), -1 while pending.")
+      .def_property_readonly("message", &TaskHandle::Message, "Error message once done ('' on success).");
+
+  m.def("connect", &Connect, py::arg("port") = 0,
+        "Attach to the runtime on `port` (0: $CHI_PORT or 9413). Raises RuntimeUnavailableError.");
+  m.def("disconnect", &Disconnect, "Detach from the runtime; pending task handles become unusable.");
+  m.def("is_connected", &Connected);
+  m.def("connected_port", []() { return CHI_IPC_MANAGER->IsInitialized() ? CHI_IPC_MANAGER->Port() : 0; });
+  m.def("runtime_alive", []() { return Connected() && CHI_IPC_MANAGER->IsRuntimeAlive(); },
+        "Whether the runtime this process is attached to still lives (~10 us).");
+  m.def("default_port", &chi::DefaultPort, "$CHI_PORT when valid, else 9413.");
+  m.def("status", &Status, "Runtime facts: port, pid, num_workers, state, tasks_completed per worker.");
+  m.def("create_pool", &CreatePool, py::arg("name"), py::arg("module"), py::arg("args") = "",
+        "Create a pool of `module`; returns its id. Raises TaskError (unknown module, pool exists).");
+  m.def("create_pool_async", &CreatePoolAsync, py::arg("name"), py::arg("module"), py::arg("args") = "",
+        py::return_value_policy::take_ownership);
+  m.def("destroy_pool", &DestroyPool, py::arg("pool_id"), "Destroy a pool. Raises TaskError (unknown pool).");
+  m.def("stop_runtime", &StopRuntime, "Ask the runtime to stop (returns once it accepted).");
+  m.def("md", &Md, py::arg("pool_id"), "small_message: one empty task, synchronously.");
+  m.def("md_async", &MdAsync, py::arg("pool_id"), py::return_value_policy::take_ownership,
+        "small_message: submit one empty task; returns a TaskHandle.");
+  m.def("md_submit", &MdSubmit, py::arg("pool_id"), py::arg("n"), py::return_value_policy::take_ownership,
+        "small_message: submit `n` empty tasks at once; returns their TaskHandles.");
+  m.def("md_batch", &MdBatch, py::arg("pool_id"), py::arg("n"), py::arg("window") = 256,
+        "small_message: run `n` empty tasks with at most `window` in flight, in one call; returns the count "
+        "that succeeded, raises TaskError (first failure) after all completed.");
+  m.def("wait_all", &WaitAll, py::arg("handles"), py::arg("timeout") = py::none(),
+        "Wait for every handle; False on timeout (seconds).");
+  m.def("wait_any", &WaitAny, py::arg("handles"), py::arg("timeout") = py::none(),
+        "Index of a completed handle, or -1 on timeout (seconds).");
+  m.def("segment_state", &SegmentState, py::arg("port"),
+        "State of the runtime segment of `port` for this user: 'absent', 'alive' or 'dead'.");
+  m.def("reclaim_segment", &ReclaimSegment, py::arg("port"),
+        "Unlink the segment of `port` if its runtime died (SIGKILL, crash); True if removed.");
+  m.def("error_name", &chi::TaskErrorName, py::arg("code"), "Name of a task return code.");
+}

@@ -1,0 +1,123 @@
+#pragma once
+/**
+ * @file task_handle.h
+ * `chi::py::TaskHandle`: the Python-visible owner of one in-flight task
+ * (DESIGN.md §10 "futures"). It frees the shared-memory task as soon as it
+ * sees it complete, caching the return code, message and result, so a handle
+ * that outlives its task costs no shared memory.
+ *
+ * Thread-safety: every method is called with the GIL held. Waiting releases
+ * the GIL; `waiters_` counts the threads waiting with the GIL released, and
+ * the task is freed only when no thread waits on it (so a second thread never
+ * frees memory a first one still polls). A handle dropped while its task is
+ * still running hands the task to the graveyard, reaped by later calls.
+ *
+ * Connection epochs: `disconnect()` unmaps the segment, so every handle
+ * remembers the epoch it was created in; a handle from an older epoch never
+ * touches shared memory again (its task is leaked with the mapping).
+ */
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "chimaera/client/ipc_manager.h"
+#include "chimaera/core/task.h"
+
+namespace chi::pyb {
+
+namespace py = pybind11;
+
+/** What a completed task yields to Python. */
+enum class ResultKind : int { kNone = 0, kPoolId = 1 };
+
+/** Destroys a task of its concrete type (DelTask<T>). */
+using TaskDeleter = void (*)(ipc::FullPtr<Task>);
+
+template <typename T>
+void DeleteTaskAs(ipc::FullPtr<Task> t) {
+  CHI_IPC_MANAGER->DelTask(ipc::FullPtr<T>(t));
+}
+
+/** Current connection epoch (bumped by disconnect/reconnect). */
+u64 Epoch() noexcept;
+/** Start a new epoch and wait (GIL released) until every ShmAccess of older
+ * epochs ended, so the caller may then unmap the segment. Called with the
+ * GIL held, before IpcManager::Finalize. */
+void RetireEpoch();
+
+/** Scope of a GIL-released region that touches shared memory (a waiting
+ * thread). Construct it after releasing the GIL; touch task memory only while
+ * Valid(). RetireEpoch waits for every live ShmAccess, so a disconnect never
+ * unmaps memory under a waiting thread (seq_cst on both counters: either the
+ * waiter sees the new epoch, or the retirer sees the waiter). */
+class ShmAccess {
+ public:
+  explicit ShmAccess(u64 epoch) noexcept;
+  ~ShmAccess();
+  ShmAccess(const ShmAccess &) = delete;
+  ShmAccess &operator=(const ShmAccess &) = delete;
+  /** False once a disconnect began: stop touching task memory. */
+  bool Valid() const noexcept;
+
+ private:
+  u64 epoch_;
+};
+/** True while connected in the current epoch. */
+bool Connected() noexcept;
+/** Hand a still-running task to the graveyard (freed once complete). */
+void Bury(ipc::FullPtr<Task> task, TaskDeleter del) noexcept;
+/** Free every buried task that has completed. Cheap when empty. */
+void ReapGraveyard() noexcept;
+/** Forget buried tasks (their segment is about to be unmapped). */
+void ClearGraveyard() noexcept;
+
+/** Raise chimaera.TaskError(code, message) (throws py::error_already_set). */
+[[noreturn]] void ThrowTaskError(int code, const std::string &message);
+/** Raise chimaera.RuntimeUnavailableError(message). */
+[[noreturn]] void ThrowUnavailable(const std::string &message);
+/** Raise TaskError if `task` failed (does not free it). */
+void CheckTask(const Task *task);
+
+/** Wait for `task` with the GIL released, in slices, checking Python signals
+ * between slices (so Ctrl-C interrupts: the KeyboardInterrupt propagates and
+ * the task stays valid). `timeout_s` < 0: no limit. Returns false on
+ * timeout. Raises RuntimeUnavailableError when `epoch` is retired (disconnect)
+ * meanwhile. Must be called with the GIL held. */
+bool WaitReleasingGil(Task *task, double timeout_s, u64 epoch);
+
+class TaskHandle {
+ public:
+  TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultKind kind);
+  ~TaskHandle();
+  TaskHandle(const TaskHandle &) = delete;
+  TaskHandle &operator=(const TaskHandle &) = delete;
+
+  /** Completed (successfully or not)? Never blocks. */
+  bool Done();
+  /** Wait up to `timeout_s` seconds (None/negative: forever); true when done. */
+  bool Wait(double timeout_s);
+  /** Wait, then return the result (None or the pool id) or raise TaskError. */
+  py::object Result(double timeout_s);
+  /** Return code once done (0: success); -1 while pending. */
+  int Code();
+  /** Error message once done ("" on success). */
+  std::string Message();
+  /** The task while still held (null once freed); for wait_all/wait_any. */
+  Task *Raw() const noexcept { return task_.ptr_; }
+  bool Stale() const noexcept { return epoch_ != Epoch(); }
+  /** Cache the outcome and free the task, if complete and nobody waits. */
+  void Harvest();
+  int waiters_ = 0;
+
+ private:
+  ipc::FullPtr<Task> task_;
+  TaskDeleter del_;
+  ResultKind kind_;
+  u64 epoch_;
+  bool done_ = false;
+  int code_ = 0;
+  std::string message_;
+  u64 value_ = 0;
+};
+
+}  // namespace chi::pyb
