@@ -97,15 +97,7 @@ int main(int argc, char **argv) {
   }
 
   try {
-    for (auto deadline = Clock::now() + std::chrono::seconds(5);;) {
-      try {
-        CHI_IPC_MANAGER->ClientInit(port);
-        break;
-      } catch (const chi::RuntimeUnavailable &) {
-        if (Clock::now() > deadline) throw;
-        usleep(10000);
-      }
-    }
+    CHI_IPC_MANAGER->ClientInitWait(port, 5000);  // a runtime still starting is retried for 5 s
     auto *ipc = CHI_IPC_MANAGER;
     auto &alloc = ipc->GetAllocator();
     const chi::ipc::MemContext mctx;

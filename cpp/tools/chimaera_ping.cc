@@ -39,16 +39,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   try {
-    // A runtime that is still starting is retried for up to 5 s.
-    for (auto deadline = Clock::now() + std::chrono::seconds(5);;) {
-      try {
-        CHI_IPC_MANAGER->ClientInit(port);
-        break;
-      } catch (const chi::RuntimeUnavailable &) {
-        if (Clock::now() > deadline) throw;
-        usleep(10000);
-      }
-    }
+    CHI_IPC_MANAGER->ClientInitWait(port, 5000);  // a runtime still starting is retried for 5 s
     const chi::ipc::MemContext mctx;
     chimaera::small_message::Client sm;
     sm.Create(mctx, chi::DomainQuery::GetDynamic(), "ping_" + std::to_string(getpid()));

@@ -8,6 +8,8 @@
  * CHI_SERVER_CONF), ParseSize, ToYaml round trip, log levels.
  */
 #include <gtest/gtest.h>
+
+#include "scoped_env.h"
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
@@ -30,30 +32,7 @@ namespace {
 
 const fs::path kConfigDir = CHI_TEST_CONFIG_DIR;
 
-/** Sets (or unsets, with nullopt) an environment variable; restores it. */
-class ScopedEnv {
- public:
-  ScopedEnv(const char *name, std::optional<std::string> value) : name_(name) {
-    if (const char *old = std::getenv(name)) {
-      old_ = old;
-    }
-    Set(value);
-  }
-  ~ScopedEnv() { Set(old_); }
-  ScopedEnv(const ScopedEnv &) = delete;
-  ScopedEnv &operator=(const ScopedEnv &) = delete;
-
- private:
-  void Set(const std::optional<std::string> &v) {
-    if (v) {
-      setenv(name_.c_str(), v->c_str(), 1);
-    } else {
-      unsetenv(name_.c_str());
-    }
-  }
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using chi::testing::ScopedEnv;
 
 /** The *.yaml files of configs/<sub>, sorted. */
 std::vector<fs::path> ConfigFiles(const std::string &sub) {

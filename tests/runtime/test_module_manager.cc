@@ -11,6 +11,8 @@
  */
 #include <gtest/gtest.h>
 
+#include "scoped_env.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -30,30 +32,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/** Sets (or unsets, with nullopt) an environment variable; restores it. */
-class ScopedEnv {
- public:
-  ScopedEnv(const char *name, std::optional<std::string> value) : name_(name) {
-    if (const char *old = std::getenv(name)) {
-      old_ = old;
-    }
-    Set(value);
-  }
-  ~ScopedEnv() { Set(old_); }
-  ScopedEnv(const ScopedEnv &) = delete;
-  ScopedEnv &operator=(const ScopedEnv &) = delete;
-
- private:
-  void Set(const std::optional<std::string> &v) {
-    if (v) {
-      setenv(name_.c_str(), v->c_str(), 1);
-    } else {
-      unsetenv(name_.c_str());
-    }
-  }
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using chi::testing::ScopedEnv;
 
 /** A fresh directory under the system temp dir, removed at scope exit. */
 class TempDir {

@@ -59,6 +59,19 @@ void IpcManager::ClientInit(u16 port) {
   shared_ = shared;
 }
 
+void IpcManager::ClientInitWait(u16 port, int wait_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    try {
+      ClientInit(port);
+      return;
+    } catch (const RuntimeUnavailable &) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
 void IpcManager::ServerAdopt(ipc::Segment *segment, RuntimeShared *shared) noexcept {
   segment_ = segment;
   alloc_ = segment->GetAllocator();

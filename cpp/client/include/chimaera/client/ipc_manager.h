@@ -38,6 +38,10 @@ class IpcManager {
    * A second call while attached to a live runtime on the same port does
    * nothing; otherwise the old attachment is dropped first. */
   void ClientInit(u16 port = 0);
+  /** ClientInit, retried every 10 ms for up to `wait_ms` while no runtime
+   * serves yet (e.g. one that was just launched). Throws RuntimeUnavailable
+   * after the wait. */
+  void ClientInitWait(u16 port, int wait_ms);
   /** Runtime only: use the segment the runtime created and its root. */
   void ServerAdopt(ipc::Segment *segment, RuntimeShared *shared) noexcept;
   /** Detach (client) / forget (runtime). Tasks still pending are not freed. */
