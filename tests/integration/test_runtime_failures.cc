@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "admin/admin_client.h"
+#include "chimaera/ipc/process_id.h"
 #include "runtime_process.h"
 #include "worktest/worktest_client.h"
 
@@ -45,6 +46,58 @@ TEST(RuntimeFailures, ClientKilledDuringLoadDoesNotStopTheRuntime) {
     waitpid(pid, nullptr, 0);
     for (chi::u64 i = 0; i < 1000; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
   }
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+
+// Deterministic version of a client killed inside Enqueue: the child claims
+// the next slot of EVERY process-queue lane (with its own pid) and exits
+// without publishing them, as a client SIGKILLed between the claim and the
+// publish would. Every later task sits behind such a slot, so the runtime
+// must notice the dead claimant and skip it (MpscQueue::RecoverDeadProducer).
+TEST(RuntimeFailures, ClientKilledInsideEnqueueDoesNotWedgeTheQueue) {
+  RuntimeProcess rt;
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("w");
+  chi::u16 port = rt.Port();
+  pid_t pid = fork();
+  if (pid == 0) {
+    CHI_IPC_MANAGER->Finalize();
+    CHI_IPC_MANAGER->ClientInit(port);
+    chi::TaskQueue &pq = CHI_IPC_MANAGER->ProcessQueue();
+    for (chi::u32 l = 0; l < pq.GetNumLanes(); ++l)
+      pq.GetLane(l).Queue().ClaimWithoutPublishForTesting(chi::ipc::ThisProcessId());
+    _exit(0);
+  }
+  ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+  for (chi::u64 i = 0; i < 1000; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
+  EXPECT_NE(rt.Log().find("died inside Enqueue"), std::string::npos) << rt.Log();
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+
+// A client killed between flagging a lane as scheduled and pushing it onto
+// the worker's active queue: the child sets the flag of every process lane
+// and exits. Producers now see the flag set and do not schedule the lanes;
+// the workers' idle sweep must find them (Worker::SweepLanes).
+TEST(RuntimeFailures, LaneFlaggedByADeadClientIsRescheduled) {
+  RuntimeProcess rt;
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("w");
+  chi::u16 port = rt.Port();
+  pid_t pid = fork();
+  if (pid == 0) {
+    CHI_IPC_MANAGER->Finalize();
+    CHI_IPC_MANAGER->ClientInit(port);
+    chi::TaskQueue &pq = CHI_IPC_MANAGER->ProcessQueue();
+    for (chi::u32 l = 0; l < pq.GetNumLanes(); ++l) pq.GetLane(l).Header().in_active_.store(1);
+    _exit(0);
+  }
+  ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+  auto t0 = Clock::now();
+  for (chi::u64 i = 0; i < 100; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);
+  EXPECT_NE(rt.Log().find("flagged but not scheduled"), std::string::npos) << rt.Log();
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
 }
 

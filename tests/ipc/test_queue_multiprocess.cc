@@ -275,3 +275,70 @@ TEST(QueueMultiProcess, ForkedProducersMultiLane) {
 }
 
 }  // namespace
+
+// A producer killed between claiming a slot and publishing it (DESIGN.md §8:
+// a dead client must not stop the runtime): other producers get past the
+// claimed slot, and the consumer skips it once - and only once - its
+// claimant is dead.
+namespace {
+using chi::ipc::MpscQueue;
+using chi::ipc::QueueStatus;
+
+struct QueueMem {
+  explicit QueueMem(chi::u32 depth) {
+    mem = static_cast<char *>(aligned_alloc(64, MpscQueue<chi::u64>::SizeOf(depth)));
+    q = new (mem) MpscQueue<chi::u64>(depth);
+  }
+  ~QueueMem() { free(mem); }
+  char *mem;
+  MpscQueue<chi::u64> *q;
+};
+
+TEST(MpscQueueDeadProducer, SkipsOnlyADeadClaimant) {
+  QueueMem m(8);
+  auto &q = *m.q;
+  chi::u64 out = 0;
+  ASSERT_EQ(q.Push(1), QueueStatus::kOk);
+  const chi::u32 ghost = 4000000;  // a pid above pid_max: never alive
+  ASSERT_TRUE(q.ClaimWithoutPublishForTesting(ghost, /*advance_tail=*/false));  // died before moving tail_
+  ASSERT_EQ(q.Push(2), QueueStatus::kOk);  // helps tail_ past the claimed slot
+  ASSERT_EQ(q.Push(3), QueueStatus::kOk);
+  ASSERT_EQ(q.Pop(out), QueueStatus::kOk);
+  EXPECT_EQ(out, 1u);
+  EXPECT_EQ(q.Pop(out), QueueStatus::kEmpty);  // stuck at the claimed slot
+  EXPECT_FALSE(q.RecoverDeadProducer([](chi::u32) { return false; }));  // claimant alive: wait
+  EXPECT_EQ(q.Pop(out), QueueStatus::kEmpty);
+  EXPECT_TRUE(q.RecoverDeadProducer([&](chi::u32 pid) { return pid == ghost; }));
+  EXPECT_FALSE(q.RecoverDeadProducer([](chi::u32) { return true; }));  // nothing claimed at head now
+  ASSERT_EQ(q.Pop(out), QueueStatus::kOk);
+  EXPECT_EQ(out, 2u);
+  ASSERT_EQ(q.Pop(out), QueueStatus::kOk);
+  EXPECT_EQ(out, 3u);
+  // The skipped slot is reusable on the next laps.
+  for (chi::u64 i = 0; i < 40; ++i) {
+    ASSERT_EQ(q.Push(i), QueueStatus::kOk);
+    ASSERT_EQ(q.Pop(out), QueueStatus::kOk);
+    ASSERT_EQ(out, i);
+  }
+}
+
+TEST(MpscQueueDeadProducer, RealProcessKilledMidPushIsRecovered) {
+  void *shm = mmap(nullptr, MpscQueue<chi::u64>::SizeOf(16), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shm, MAP_FAILED);
+  auto *q = new (shm) MpscQueue<chi::u64>(16);
+  pid_t child = fork();
+  if (child == 0) {
+    q->ClaimWithoutPublishForTesting(chi::ipc::ThisProcessId());  // claims with ITS pid, then "dies"
+    _exit(0);
+  }
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  ASSERT_EQ(q->Push(7), QueueStatus::kOk);
+  chi::u64 out = 0;
+  EXPECT_EQ(q->Pop(out), QueueStatus::kEmpty);
+  EXPECT_FALSE(q->RecoverDeadProducer([](chi::u32 pid) { return !chi::ipc::IsProcessDead(pid); }));
+  EXPECT_TRUE(q->RecoverDeadProducer([](chi::u32 pid) { return chi::ipc::IsProcessDead(pid); }));
+  ASSERT_EQ(q->Pop(out), QueueStatus::kOk);
+  EXPECT_EQ(out, 7u);
+  munmap(shm, MpscQueue<chi::u64>::SizeOf(16));
+}
+}  // namespace

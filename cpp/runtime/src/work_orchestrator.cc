@@ -28,7 +28,9 @@ void WorkOrchestrator::ScheduleLane(TaskLane &lane) {
     throw std::runtime_error("cannot map another lane: all " + std::to_string(n) + " workers have " +
                              std::to_string(kMaxLanesPerWorker) + " lanes");
   }
-  lane.Header().worker_id_ = next_worker_.fetch_add(1, std::memory_order_relaxed) % n;
+  const u32 w = next_worker_.fetch_add(1, std::memory_order_relaxed) % n;
+  lane.Header().worker_id_ = w;
+  workers_[w]->AddLane(&lane);
 }
 
 }  // namespace chi

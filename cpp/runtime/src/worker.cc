@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "chimaera/ipc/process_id.h"
 #include "chimaera/runtime/container.h"
 #include "chimaera/runtime/log.h"
 #include "chimaera/runtime/runtime.h"
@@ -69,6 +70,7 @@ void Worker::Loop() {
       idle = 0;
       continue;
     }
+    SweepLanes();
     Park();
     idle = 0;
   }
@@ -81,11 +83,13 @@ void Worker::Park() {
     shared_->doorbell_.CancelWait();
     return;
   }
-  i64 timeout_us = ipc::kWaitForever;
+  // Wake at least every kSweepPeriod to sweep for lanes a dead client left
+  // flagged but unscheduled (~5 wakeups/s: far below 0.1 % of a core).
+  i64 timeout_us = kSweepPeriodUs * 4;
   if (!waiting_.empty()) {
     u64 now = NowNs();
     u64 due = waiting_.front().due_ns;
-    timeout_us = due > now ? static_cast<i64>((due - now) / 1000) + 1 : 0;
+    timeout_us = std::min<i64>(timeout_us, due > now ? static_cast<i64>((due - now) / 1000) + 1 : 0);
     if (timeout_us == 0) {
       shared_->doorbell_.CancelWait();
       return;
@@ -99,20 +103,89 @@ bool Worker::PollActiveQueue() {
   ipc::Allocator &alloc = rt_->GetAllocator();
   WorkerShared *workers = rt_->Workers();
   ipc::Pointer lane_ptr;
-  for (int lanes = 0; lanes < 16 && active_queue_->Pop(lane_ptr) == ipc::QueueStatus::kOk; ++lanes) {
+  if (active_queue_->Pop(lane_ptr) != ipc::QueueStatus::kOk) {
+    if (!active_queue_->IsEmpty()) RecoverActiveQueue();  // head claimed, not published
+    return false;
+  }
+  for (int lanes = 0; lanes < 16 && (lanes == 0 || active_queue_->Pop(lane_ptr) == ipc::QueueStatus::kOk);
+       ++lanes) {
     auto *lane = alloc.Convert<TaskLane>(lane_ptr);
     TaskQueue::BeginDrain(*lane);
     ipc::Pointer task;
+    int popped = 0;
     // A stop leaves the rest queued: Runtime::Stop fails them (DESIGN.md §8).
-    for (int i = 0; i < kTasksPerLaneVisit && !stop_.load(std::memory_order_relaxed) &&
-                    lane->Pop(task) == ipc::QueueStatus::kOk;
-         ++i) {
-      worked = true;
+    for (; popped < kTasksPerLaneVisit && !stop_.load(std::memory_order_relaxed) &&
+           lane->Pop(task) == ipc::QueueStatus::kOk;
+         ++popped) {
       HandleTask(*lane, task);
     }
-    if (!lane->IsEmpty()) TaskQueue::Reschedule(*lane, workers);
+    worked |= popped > 0;
+    if (!lane->IsEmpty()) {
+      // Non-empty but nothing popped: the head slot is claimed and not yet
+      // published. Normally its producer is a few instructions from done; if
+      // it was killed there, skip the slot (DESIGN.md §8).
+      if (popped == 0) RecoverDeadProducer(*lane);
+      TaskQueue::Reschedule(*lane, workers);
+    }
   }
   return worked;
+}
+
+void Worker::RecoverDeadProducer(TaskLane &lane) {
+  // A /proc read per check: at most one check per millisecond per worker.
+  const u64 now = NowNs();
+  if (now - last_recovery_check_ns_ < 1000000) return;
+  last_recovery_check_ns_ = now;
+  u32 dead_pid = 0;
+  if (lane.Queue().RecoverDeadProducer([&](u32 pid) {
+        dead_pid = pid;
+        return ipc::IsProcessDead(pid);
+      }))
+    Log().warn("worker {}: lane {} of queue {}: skipped a slot claimed by process {}, which died inside Enqueue",
+               id_, lane.Header().lane_id_, lane.Header().queue_id_, dead_pid);
+}
+
+void Worker::RecoverActiveQueue() {
+  const u64 now = NowNs();
+  if (now - last_recovery_check_ns_ < 1000000) return;
+  last_recovery_check_ns_ = now;
+  u32 dead_pid = 0;
+  if (active_queue_->RecoverDeadProducer([&](u32 pid) {
+        dead_pid = pid;
+        return ipc::IsProcessDead(pid);
+      }))
+    Log().warn("worker {}: active queue: skipped a slot claimed by process {}, which died scheduling a lane", id_,
+               dead_pid);
+}
+
+void Worker::AddLane(TaskLane *lane) {
+  std::lock_guard<std::mutex> lock(lanes_mu_);
+  lanes_.push_back({lane, lane->Queue().Head()});
+}
+
+// A client that dies between setting a lane's in_active_ flag and pushing the
+// lane onto the active queue leaves the lane flagged but unscheduled: nobody
+// schedules it again. An idle worker therefore looks at its lanes every
+// kSweepPeriodUs; a lane that is non-empty and whose head did not move since
+// the previous sweep is pushed onto the active queue again (a duplicate entry
+// is harmless: the lane belongs to this worker only).
+void Worker::SweepLanes() {
+  const u64 now = NowNs();
+  if (now - last_sweep_ns_ < static_cast<u64>(kSweepPeriodUs) * 1000) return;
+  last_sweep_ns_ = now;
+  std::lock_guard<std::mutex> lock(lanes_mu_);
+  for (LaneWatch &w : lanes_) {
+    const u64 head = w.lane->Queue().Head();
+    if (!w.lane->IsEmpty() && head == w.head &&
+        w.lane->Header().in_active_.load(std::memory_order_acquire) != 0) {
+      Log().warn("worker {}: lane {} of queue {} was flagged but not scheduled (a client died scheduling it): "
+                 "rescheduling",
+                 id_, w.lane->Header().lane_id_, w.lane->Header().queue_id_);
+      while (active_queue_->Push(ipc::ToPointer(w.lane)) == ipc::QueueStatus::kFull) {
+      }
+    }
+    w.head = head;
+  }
 }
 
 void Worker::HandleTask(TaskLane &lane, ipc::Pointer p) {

@@ -17,26 +17,28 @@
  * Protocol (a variant of Vyukov's bounded queue with per-slot sequence numbers):
  * - Positions are u64 counters that never wrap in practice (2^64 items).
  *   Item `pos` goes to slot `pos & mask_`.
- * - A producer claims position `pos` with a CAS on `tail_` after checking that
- *   the slot is free (`pos - head < capacity`), writes the data, then publishes
- *   it with `slot.seq_ = pos + 1` (release).
+ * - A producer claims position `pos` by a CAS on the slot's `seq_` from its
+ *   free value (`pos + 1 - capacity`: the previous lap's publication) to
+ *   `kClaimBit | pid`, after checking there is room (`pos - head < capacity`).
+ *   It then moves `tail_` past `pos` (any producer that finds `pos` claimed
+ *   or published helps with that CAS), writes the data and publishes it with
+ *   `slot.seq_ = pos + 1` (release).
  * - The consumer, at `head`, reads `slot.seq_` (acquire); `head + 1` means the
  *   item is published. It copies the data out, then advances `head_` (release),
  *   which hands the slot back to producers for position `head + capacity`.
- *   Slots are never reset: a previous lap's `seq_` is `head + 1 - capacity`.
+ *   Slots are never reset by the consumer: `head + 1` is also the next lap's
+ *   free value.
  * - Producers keep a shared copy of the consumer's head (`cached_head_`) on the
  *   producer line, so in the common (not nearly full) case a Push touches only
  *   the producer line and the slot: the consumer's line is read only when the
  *   cached value says "full". The consumer never reads `tail_`.
  *
- * Known limitation: a producer that dies (process killed) between claiming a
- * position (the CAS on `tail_`) and publishing it (the store to `slot.seq_`)
- * leaves a hole that is never published: the consumer stops at that slot
- * (Pop returns kEmpty forever) and producers eventually see kFull. The window
- * is a memcpy of sizeof(T) bytes plus one store, i.e. a few instructions, and
- * a process cannot be half-way through it unless it is SIGKILLed or crashes
- * there. Recovering would need the runtime to detect the dead producer and
- * publish a tombstone; that belongs to the failure handling of DESIGN.md §8.
+ * A producer that dies (process killed) between its claim and its publish
+ * leaves the slot claimed with its pid. Other producers help `tail_` past it,
+ * so they are not blocked; the consumer, finding the head claimed but
+ * unpublished, calls RecoverDeadProducer, which skips the slot once that pid
+ * is dead (never while it lives). DESIGN.md §8: a dead client must not stop
+ * the runtime.
  *
  * Placement: construct with placement new in 64-byte-aligned memory of at
  * least `SizeOf(depth)` bytes (e.g. from the shm allocator). The object has a
@@ -52,6 +54,7 @@
 #include <new>
 #include <type_traits>
 
+#include "chimaera/ipc/process_id.h"
 #include "chimaera/ipc/queue_status.h"
 #include "chimaera/ipc/types.h"
 
@@ -94,9 +97,11 @@ class alignas(kCacheLineBytes) MpscQueue {
     assert(reinterpret_cast<std::uintptr_t>(this) % kCacheLineBytes == 0);
     char *base = SlotBase();
     for (u32 i = 0; i < capacity_; ++i) {
-      // seq_ 0: position i's publication value is i + 1 (>= 1), so a fresh
-      // slot reads as empty for every position.
-      new (base + std::size_t{i} * sizeof(Slot)) Slot();
+      // A slot is free for position p when its seq_ holds the publication
+      // value of the previous lap, p - capacity + 1. Fresh slot i starts at
+      // that value for p = i (mod 2^64), so every slot reads as empty.
+      Slot *slot = new (base + std::size_t{i} * sizeof(Slot)) Slot();
+      slot->seq_.store(u64{i} - capacity_ + 1, std::memory_order_relaxed);
     }
   }
 
@@ -111,13 +116,15 @@ class alignas(kCacheLineBytes) MpscQueue {
    * each other and with the consumer. Lock-free (the CAS retries only when
    * another producer won the same position). */
   QueueStatus Push(const T &v) noexcept {
+    // The claim word names this process, so the consumer can recover the
+    // slot if we die between claiming and publishing (RecoverDeadProducer).
+    const u64 claim = kClaimBit | ThisProcessId();
     // acquire: pairs with the release store of cached_head_ by the producer
     // that refreshed it (which had acquired head_ from the consumer), so the
     // consumer's reads of every slot below that head happen-before our write.
     u64 head = cached_head_.load(std::memory_order_acquire);
-    // relaxed: the value only picks a candidate position; the CAS below
-    // validates it. Loaded after the acquire above, so pos >= head (the
-    // producer that published head - 1 had moved tail_ past it first).
+    // relaxed: the value only picks a candidate position; the slot CAS below
+    // validates it. Loaded after the acquire above, so pos >= head.
     u64 pos = tail_.load(std::memory_order_relaxed);
     for (;;) {
       if (pos - head >= capacity_) {
@@ -134,21 +141,76 @@ class alignas(kCacheLineBytes) MpscQueue {
         // conservative (it makes the next Push re-read head_).
         cached_head_.store(head, std::memory_order_release);
       }
-      // relaxed (success and failure): the CAS only arbitrates which producer
-      // owns position pos; the slot's data is ordered by the acquire loads of
-      // head above (before) and the release store of seq_ below (after).
-      if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed,
-                                      std::memory_order_relaxed)) {
-        break;
+      Slot &slot = SlotAt(pos);
+      // acquire: if the slot is free for pos, the consumer's copy-out of the
+      // previous lap happened before (head_ > pos - capacity, checked above).
+      u64 seq = slot.seq_.load(std::memory_order_acquire);
+      if (seq == pos - capacity_ + 1 &&
+          // acq_rel: the claim is the linearization point of the push; only
+          // one producer can move the slot from free(pos) to claimed.
+          slot.seq_.compare_exchange_strong(seq, claim, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        // Move tail_ past our slot unless a helper already did (relaxed:
+        // tail_ only steers producers to candidate slots; slot seq_ decides).
+        u64 expected = pos;
+        tail_.compare_exchange_strong(expected, pos + 1, std::memory_order_relaxed, std::memory_order_relaxed);
+        std::memcpy(slot.data_, &v, sizeof(T));
+        // release: publishes the data written above to the consumer's
+        // acquire load of seq_ in Pop/Peek.
+        slot.seq_.store(pos + 1, std::memory_order_release);
+        return QueueStatus::kOk;
       }
-      // pos now holds the current tail (>= the old one): re-check the room.
+      if (seq == pos + 1 || (seq & kClaimBit) != 0) {
+        // Position pos is claimed or published by another producer (which
+        // may have died before moving tail_): help tail_ past it.
+        u64 expected = pos;
+        if (tail_.compare_exchange_strong(expected, pos + 1, std::memory_order_relaxed,
+                                          std::memory_order_relaxed)) {
+          pos = pos + 1;
+        } else {
+          pos = expected;
+        }
+        continue;
+      }
+      // A stale view of another lap: start again from the current tail.
+      pos = tail_.load(std::memory_order_relaxed);
     }
-    Slot &slot = SlotAt(pos);
-    std::memcpy(slot.data_, &v, sizeof(T));
-    // release: publishes the data written above to the consumer's acquire
-    // load of seq_ in Pop/Peek.
-    slot.seq_.store(pos + 1, std::memory_order_release);
-    return QueueStatus::kOk;
+  }
+
+  /** Consumer only: if the head slot was claimed by a producer that died
+   * before publishing it (killed inside Push), skip that slot so the queue
+   * moves on; `is_dead(pid)` decides (e.g. ipc::IsProcessDead). The dead
+   * producer's item is lost, but its Push never returned, so no caller was
+   * told it was queued. Returns true when a slot was skipped.
+   * Thread-safety: the consumer only (same rules as Pop). */
+  template <typename IsDead>
+  bool RecoverDeadProducer(IsDead &&is_dead) noexcept {
+    // relaxed: consumer-owned.
+    const u64 head = head_.load(std::memory_order_relaxed);
+    Slot &slot = SlotAt(head);
+    // acquire: pairs with the claim CAS.
+    u64 seq = slot.seq_.load(std::memory_order_acquire);
+    if ((seq & kClaimBit) == 0 || !is_dead(static_cast<u32>(seq & ~kClaimBit))) return false;
+    // acq_rel: mark position head consumed-without-data (its publication
+    // value, which is also the free value of the next lap). Fails only if
+    // the claimant was alive after all and published meanwhile.
+    if (!slot.seq_.compare_exchange_strong(seq, head + 1, std::memory_order_acq_rel, std::memory_order_relaxed))
+      return false;
+    // release: as in Pop, our last access to the slot happens-before reuse.
+    head_.store(head + 1, std::memory_order_release);
+    return true;
+  }
+
+  /** TESTING ONLY: claim the next position as process `pid` without
+   * publishing it, as a producer killed inside Push would leave it. Returns
+   * false when the queue is full. */
+  bool ClaimWithoutPublishForTesting(u32 pid, bool advance_tail = true) noexcept {
+    const u64 head = head_.load(std::memory_order_acquire);
+    u64 pos = tail_.load(std::memory_order_relaxed);
+    if (pos - head >= capacity_) return false;
+    u64 seq = pos - capacity_ + 1;
+    if (!SlotAt(pos).seq_.compare_exchange_strong(seq, kClaimBit | pid, std::memory_order_acq_rel)) return false;
+    if (advance_tail) tail_.store(pos + 1, std::memory_order_relaxed);
+    return true;
   }
 
   /** Remove the oldest published item into `out`.
@@ -198,6 +260,10 @@ class alignas(kCacheLineBytes) MpscQueue {
     return n > capacity_ ? capacity_ : n;
   }
 
+  /** Position of the next item Pop returns (items popped so far). Any
+   * thread; a snapshot. Lets an observer tell whether the consumer advances. */
+  u64 Head() const noexcept { return head_.load(std::memory_order_acquire); }
+
   /** Size() == 0. Same approximation and thread-safety as Size(). */
   bool IsEmpty() const noexcept { return Size() == 0; }
 
@@ -206,10 +272,16 @@ class alignas(kCacheLineBytes) MpscQueue {
   u32 Capacity() const noexcept { return capacity_; }
 
  private:
+  /** seq_ of a slot claimed by a producer that has not published yet: this
+   * bit | the producer's pid. Positions never reach 2^63. */
+  static constexpr u64 kClaimBit = u64{1} << 63;
+
   /** One ring slot: the publication sequence and the raw bytes of a T. */
   struct Slot {
-    /** pos + 1 once the item at position pos is published; written by the
-     * producer that owns pos, read by the consumer. */
+    /** pos + 1 once the item at position pos is published (which is also
+     * the free value for position pos + capacity); kClaimBit | pid while a
+     * producer fills it. Written by producers (claim CAS, publish) and, for
+     * a dead claimant only, by the consumer (RecoverDeadProducer). */
     std::atomic<u64> seq_{0};
     alignas(T) unsigned char data_[sizeof(T)];
   };

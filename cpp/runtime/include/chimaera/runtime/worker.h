@@ -21,6 +21,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -37,6 +38,7 @@ class Worker {
   static constexpr int kIdleSpins = 2000;         /**< pause-spins (~10-50 µs) when idle */
   static constexpr int kIdleYields = 200;         /**< then polls with sched_yield (~0.2-1 ms) before parking */
   static constexpr std::size_t kFiberStackBytes = 256 * 1024;
+  static constexpr i64 kSweepPeriodUs = 50000;   /**< idle sweep for stuck lanes (SweepLanes) */
 
   Worker(u32 id, WorkerShared *shared, Runtime *rt);
   ~Worker();
@@ -57,6 +59,10 @@ class Worker {
   /** Called on a task fiber: give other work a turn, resume next iteration. */
   void YieldCurrent();
 
+  /** Record that `lane` is mapped to this worker (WorkOrchestrator). Any
+   * thread. The worker sweeps its lanes for stuck ones (see SweepLanes). */
+  void AddLane(TaskLane *lane);
+
   /** Tasks still queued or blocked in this worker when it stopped: failed
    * with kTaskRuntimeStopping and completed by the runtime's stop. */
   void FailBlockedTasks();
@@ -71,6 +77,9 @@ class Worker {
   void Loop();
   bool PollActiveQueue();
   void HandleTask(TaskLane &lane, ipc::Pointer task);
+  void RecoverDeadProducer(TaskLane &lane);
+  void RecoverActiveQueue();
+  void SweepLanes();
   void RouteTask(ipc::FullPtr<Task> task);
   void StartTask(ipc::FullPtr<Task> task, Container *container);
   void Resume(RunContext *rctx);
@@ -92,6 +101,14 @@ class Worker {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   RunContext *current_ = nullptr;
+  u64 last_recovery_check_ns_ = 0;
+  u64 last_sweep_ns_ = 0;
+  std::mutex lanes_mu_;  // AddLane (any thread) vs SweepLanes (this worker)
+  struct LaneWatch {
+    TaskLane *lane;
+    u64 head;  // Queue().Head() at the previous sweep
+  };
+  std::vector<LaneWatch> lanes_;
   std::vector<WaitEntry> waiting_;  // min-heap on due_ns (std::push_heap with greater)
   std::vector<TaskFiber *> free_fibers_;
   std::vector<std::unique_ptr<TaskFiber>> all_fibers_;
