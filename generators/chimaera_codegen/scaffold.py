@@ -12,6 +12,8 @@
     <repo>/<mod>/include/<mod>/<mod>_client.h, <mod>_tasks.h
     <repo>/<mod>/src/<mod>_client.cc, <mod>_runtime.cc
     <repo>/<mod>/test/<mod>_test.cc   (a client program: exit 0 = every check passed)
+    <repo>/<mod>/python/<mod>_py.cc   (pybind11 module <namespace>_<mod>, built into
+                                       <build>/python when Python 3 + pybind11 are found)
     <repo>/<mod>/autogen/<mod>_methods.h, <mod>_lib_exec.h   (run through the generator)
 
 The seed's ``<mod>/src/CMakeLists.txt`` is folded into ``<mod>/CMakeLists.txt``,

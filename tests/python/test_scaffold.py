@@ -11,6 +11,9 @@ and running a scaffolded module against an installed Chimaera is the ctest
   * re-running over existing files refuses, names the path, changes nothing;
   * the generated tree is the seed's module repo layout;
   * the generated autogen/ headers are what `chimaera-gen check` expects;
+  * the generated Python bindings (python/<mod>_py.cc, issue 5) and the
+    CMake that builds them only when Python 3 and pybind11 are found
+    (building and calling them from Python is part of scaffold_e2e);
   * the CLI: --help everywhere, exit status 2 on refusal, python -m and the wrapper.
 """
 import os
@@ -29,7 +32,8 @@ from chimaera_codegen.scaffold import ScaffoldError, ScaffoldExists, new_mod, ne
 
 # Seed 002/004 "Module Repo" tree for module `mod_name`. The seed's
 # src/CMakeLists.txt is folded into mod_name/CMakeLists.txt (as in the modules
-# Chimaera ships); test/ holds the scaffold's client test program.
+# Chimaera ships); test/ holds the scaffold's client test program and
+# python/ the pybind11 bindings (issue 5).
 SEED_REPO_FILES = {"chimaera_repo.yaml", "CMakeLists.txt"}
 SEED_MOD_FILES = {
     "chimaera_mod.yaml",
@@ -41,7 +45,7 @@ SEED_MOD_FILES = {
     "src/{m}_client.cc",
     "src/{m}_runtime.cc",
 }
-EXTRA_MOD_FILES = {"test/{m}_test.cc"}
+EXTRA_MOD_FILES = {"test/{m}_test.cc", "python/{m}_py.cc"}
 
 
 def tree(path):
@@ -162,6 +166,41 @@ def test_generated_module_content(repo):
     assert "GetAllocator().Allocate(size)" in client
     test = read(mod / "test/hello_test.cc")
     assert "CHI_IPC_MANAGER->ClientInit()" in test and "int main(" in test
+    # the runtime's error path, and the client test exercising it
+    assert "chi::kTaskBadArgument" in runtime and "non-empty label" in runtime
+    assert "catch (const chi::TaskError &e)" in test and "chi::kTaskBadArgument" in test
+
+
+def test_generated_python_bindings(tmp_path):
+    new_repo(str(tmp_path / "r"), "acme")
+    new_mod(str(tmp_path / "r"), "widget")
+    mod = tmp_path / "r" / "widget"
+    py = read(mod / "python/widget_py.cc")
+    assert "PYBIND11_MODULE(acme_widget, m)" in py
+    assert '#include "widget/widget_client.h"' in py
+    assert "acme::widget::Client client_;" in py
+    for name in ('"create"', '"destroy"', '"pool_id"', '"example"', '"connected"', '"connected_port"'):
+        assert f"{name}," in py, name
+    assert 'py::arg("label"), py::arg("data"), py::arg("counter") = 0' in py
+    assert 'pool_name, "widget", args' in py  # creates pools of this module
+    # errors: chimaera's exception types when importable, else its own
+    assert 'py::module_::import("chimaera")' in py
+    assert '"TaskError"' in py and '"RuntimeUnavailableError"' in py
+    assert "catch (const chi::TaskError &e)" in py and "catch (const chi::RuntimeUnavailable &e)" in py
+    # no connect of its own: the process connects with chimaera.connect
+    assert "call chimaera.connect(port) first" in py
+    assert "gil_scoped_release" in py and "PyErr_CheckSignals" in py
+    assert "{{" not in py and "{%" not in py
+
+    cmake = read(mod / "CMakeLists.txt")
+    assert "option(acme_PYTHON " in cmake
+    assert "find_package(Python3 COMPONENTS Interpreter Development.Module QUIET)" in cmake
+    assert "find_package(pybind11 2.6 CONFIG QUIET)" in cmake
+    assert "if(Python3_FOUND AND pybind11_FOUND)" in cmake  # the repo still builds without them
+    assert "pybind11_add_module(acme_widget_py MODULE python/widget_py.cc)" in cmake
+    assert "target_link_libraries(acme_widget_py PRIVATE acme::widget_client)" in cmake
+    assert "OUTPUT_NAME acme_widget" in cmake
+    assert "LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/python" in cmake
 
 
 def test_generated_text_has_no_template_leftovers(repo):

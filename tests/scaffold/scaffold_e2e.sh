@@ -7,14 +7,27 @@
 #     (-DCMAKE_PREFIX_PATH=<prefix>, Ninja, -j2);
 #  4. start <prefix>/bin/chimaera_runtime on a unique port with CHI_REPO_PATH
 #     at the scaffolded build's lib/, run the scaffolded test client (exit 0);
-#  5. SIGTERM the runtime: exit 0 and /dev/shm/chimaera_<user>_<port> gone.
+#  5. with PYTHON (issue 5): the generated Python module demo_hello
+#     (<build>/python) from PYTHON with the `chimaera` package, against the
+#     same runtime (scaffold_py_check.py);
+#  6. SIGTERM the runtime: exit 0 and /dev/shm/chimaera_<user>_<port> gone.
 #
-# usage: scaffold_e2e.sh BUILD_DIR [SANITIZE]     (SANITIZE: '', address, thread)
+# usage: scaffold_e2e.sh BUILD_DIR [SANITIZE [PYTHON]]   (SANITIZE: '', address, thread)
+# PYTHON: an interpreter that imports `chimaera` (the project's .venv/bin/python);
+# empty: the Python module is neither built nor run.
 # Set CHI_KEEP_TMP=1 to keep the temporary directory for inspection.
 set -euo pipefail
 
 build_dir=${1:?usage: scaffold_e2e.sh BUILD_DIR [SANITIZE]}
 sanitize=${2:-}
+python=${3:-}
+if [[ -n $sanitize && -n $python ]]; then
+  # A sanitized extension (and sanitized prefix libraries) cannot be loaded
+  # into an uninstrumented Python without preloading the sanitizer runtime.
+  echo "== SANITIZE=$sanitize: the Python module step is skipped"
+  python=
+fi
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/chi_scaffold.XXXXXX")
 prefix=$tmp/prefix
 runtime_pid=
@@ -64,7 +77,7 @@ step "scaffold $tmp/repo (namespace demo) + module hello with $gen"
 for f in chimaera_repo.yaml CMakeLists.txt hello/chimaera_mod.yaml hello/CMakeLists.txt \
          hello/include/hello/hello_client.h hello/include/hello/hello_tasks.h \
          hello/src/hello_client.cc hello/src/hello_runtime.cc hello/test/hello_test.cc \
-         hello/autogen/hello_methods.h hello/autogen/hello_lib_exec.h; do
+         hello/autogen/hello_methods.h hello/autogen/hello_lib_exec.h hello/python/hello_py.cc; do
   [[ -f $tmp/repo/$f ]] || fail "scaffold lacks $f"
 done
 grep -q '^add_subdirectory(hello)$' "$tmp/repo/CMakeLists.txt" || fail "repo CMakeLists.txt lacks add_subdirectory(hello)"
@@ -86,11 +99,26 @@ case $sanitize in
   thread) flags=(-DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer"
                  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread) ;;
 esac
+if [[ -n $python ]]; then
+  flags+=(-DPython3_EXECUTABLE="$python")
+else
+  flags+=(-Ddemo_PYTHON=OFF)
+fi
 cmake -G Ninja -S "$tmp/repo" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$prefix" "${flags[@]}" > "$tmp/configure.log" 2>&1 ||
   { cat "$tmp/configure.log"; fail "configuring the scaffolded repo"; }
 cmake --build "$tmp/build" -j2 > "$tmp/build.log" 2>&1 || { tail -n 60 "$tmp/build.log"; fail "building the scaffolded repo"; }
 [[ -f $tmp/build/lib/libdemo_hello_runtime.so ]] || fail "no $tmp/build/lib/libdemo_hello_runtime.so"
 [[ -x $tmp/build/bin/hello_test ]] || fail "no $tmp/build/bin/hello_test"
+if [[ -n $python ]]; then
+  ext=$(compgen -G "$tmp/build/python/demo_hello*.so" || true)
+  [[ -n $ext ]] || { grep -i python "$tmp/configure.log"; fail "no Python module $tmp/build/python/demo_hello*.so"; }
+  # Without LD_LIBRARY_PATH, chimaera._core (RUNPATH: its build tree) loads
+  # first and demo_hello (RUNPATH: the prefix) gets the SAME
+  # libchimaera_client.so: the loader reuses a loaded SONAME. Import only.
+  step "one libchimaera_client.so for chimaera._core + demo_hello (import only)"
+  PYTHONPATH=$tmp/build/python "$python" "$here/scaffold_py_check.py" 0 "$prefix/lib" --dedup-only ||
+    fail "importing chimaera and demo_hello"
+fi
 
 step "install the scaffolded repo (exported targets demo::hello_client / demo::hello_runtime)"
 cmake --install "$tmp/build" --prefix "$tmp/repo_prefix" > "$tmp/repo_install.log" ||
@@ -122,6 +150,22 @@ set -e
 [[ $rc -eq 0 ]] || fail "hello_test exited $rc"
 grep -q "hello" "$tmp/runtime.log" || fail "runtime log does not mention the hello module"
 
+if [[ -n $python ]]; then
+  # LD_LIBRARY_PATH: chimaera._core (editable install, RUNPATH at a build tree)
+  # then loads the installed prefix's client libraries, the ones demo_hello
+  # links and the ones matching the installed runtime: one copy, one
+  # IpcManager (checked by the script).
+  step "demo_hello from $python (PYTHONPATH=$tmp/build/python, LD_LIBRARY_PATH=$prefix/lib)"
+  set +e
+  PYTHONPATH=$tmp/build/python LD_LIBRARY_PATH=$prefix/lib timeout 120 \
+    "$python" "$here/scaffold_py_check.py" "$port" "$prefix/lib"
+  rc=$?
+  set -e
+  [[ $rc -eq 0 ]] || fail "the Python check of demo_hello exited $rc"
+else
+  step "no PYTHON given: Python module demo_hello not built nor checked"
+fi
+
 step "SIGTERM the runtime"
 kill -TERM "$runtime_pid"
 for _ in $(seq 300); do
@@ -138,4 +182,4 @@ runtime_pid=
 [[ ! -e $shm ]] || fail "$shm still exists after the runtime stopped"
 shm=
 
-echo "PASS: scaffolded repo built against the installed Chimaera and its test client passed"
+echo "PASS: scaffolded repo built against the installed Chimaera; its test client${python:+ and its Python module} passed"
