@@ -17,6 +17,7 @@ Usage: .venv/bin/python benchmarks/python/bench_python.py [--workers 2] [--port 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -38,7 +39,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--batch-n", type=int, default=1_000_000)
     ap.add_argument("--window", type=int, default=512)
+    ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON (benchmarks/run_all.py)")
     args = ap.parse_args()
+    figures = []
+
+    def fig(name, value, unit):
+        figures.append({"name": name, "system": "chimaera", "value": value, "unit": unit})
 
     rt = None
     if args.port is None:
@@ -60,6 +66,7 @@ def main() -> int:
             for _ in range(args.sync_n):
                 pool.md()
             per_call.append((time.perf_counter() - t0) / args.sync_n * 1e6)
+        fig("py_sync_rt_mean_per_round", statistics.median(per_call), "us")
         print(f"sync md() round trip, mean per round: median {statistics.median(per_call):.2f} us "
               f"(rounds of {args.sync_n}: {', '.join(f'{x:.2f}' for x in per_call)})")
         # Each call timed on its own (as bench_runtime's BM_SyncRoundTrip median_ns):
@@ -71,6 +78,8 @@ def main() -> int:
             md()
             samples.append(clock() - t0)
         samples.sort()
+        fig("py_sync_rt_per_call_median", samples[len(samples) // 2] / 1000, "us")
+        fig("py_sync_rt_per_call_p99", samples[int(len(samples) * 0.99)] / 1000, "us")
         print(f"sync md() round trip, per call: median {samples[len(samples) // 2] / 1000:.2f} us, "
               f"p99 {samples[int(len(samples) * 0.99)] / 1000:.2f} us")
 
@@ -79,6 +88,7 @@ def main() -> int:
             t0 = time.perf_counter()
             n = pool.md_batch(args.batch_n, window=args.window)
             rates.append(n / (time.perf_counter() - t0))
+        fig(f"py_md_batch_w{args.window}", statistics.median(rates), "tasks/s")
         print(f"batch md_batch(n={args.batch_n}, window={args.window}): median {statistics.median(rates):,.0f} "
               f"tasks/s (best {max(rates):,.0f})")
 
@@ -86,8 +96,12 @@ def main() -> int:
         futs = pool.submit_batch(20000)
         chimaera.wait_all(futs)
         dt = time.perf_counter() - t0
+        fig("py_submit_batch_wait_all", 20000 / dt, "tasks/s")
         print(f"submit_batch(20000) + wait_all (one Future per task): {20000 / dt:,.0f} tasks/s")
         pool.destroy()
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"workers": client.status()["num_workers"], "figures": figures}, f, indent=1)
     finally:
         if rt is not None:
             rt.stop()

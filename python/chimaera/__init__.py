@@ -9,6 +9,9 @@ Quick start::
         fut = pool.md_async()                       # Future: done(), result(timeout), await
         n = pool.md_batch(100_000, window=256)      # one call into C++
         pool.destroy()
+        zip = rt.create_pool("zip", "compressor")  # chimaera.CompressorPool
+        packed, crc = zip.compress(b"data" * 1000, codec="zstd")
+        dev = rt.create_pool("disk", "bdev", args="ram,size=64m")  # chimaera.BdevPool
 
 Or attach to a running runtime: ``client = chimaera.connect(port)``.
 
@@ -25,6 +28,7 @@ from . import _core
 from .futures import Future, as_completed, wait_all
 from .client import Client, Pool, connect, disconnect
 from .runtime import Runtime, start
+from .modules import BdevPool, CompressorPool, compress_bound
 
 __version__ = "0.1.0"
 
@@ -35,7 +39,7 @@ def submit_batch(pool: Pool, n: int) -> list[Future]:
 
 
 __all__ = [
-    "ChimaeraError", "Client", "Future", "Pool", "Runtime", "RuntimeStartError",
+    "BdevPool", "ChimaeraError", "Client", "CompressorPool", "compress_bound", "Future", "Pool", "Runtime", "RuntimeStartError",
     "RuntimeUnavailableError", "TaskError", "TaskErrorCode", "as_completed", "connect",
     "disconnect", "start", "submit_batch", "wait_all", "__version__",
 ]

@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Start a runtime. Foreground by default (Ctrl-C stops it); --daemon "
                                    "starts it in the background and returns once it serves.")
     _add_port(s)
-    s.add_argument("--workers", "-w", type=int, default=None, help="worker threads (default 2)")
+    s.add_argument("--workers", "-w", type=int, default=None, help="worker threads (default: max(1, cores - 1), at most 8)")
     s.add_argument("--shm-size", default=None, help="shared memory size, e.g. 256m, 1g")
     s.add_argument("--lanes-per-queue", type=int, default=None)
     s.add_argument("--queue-depth", type=int, default=None)

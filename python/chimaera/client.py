@@ -73,16 +73,18 @@ class Client:
         """
         self._check()
         pid = _core.create_pool(name, module, args)
-        return Pool(self, pid, name, module)
+        return _pool_class(module)(self, pid, name, module)
 
     def create_pool_async(self, name: str, module: str, args: str = "") -> Future:
-        """Like :meth:`create_pool`; the future's result is the pool id (int)."""
+        """Like :meth:`create_pool`; the future's result is the pool id (int)
+        (wrap it with :meth:`pool`)."""
         self._check()
         return Future(_core.create_pool_async(name, module, args))
 
     def pool(self, pool_id: int, name: str = "", module: str = "small_message") -> "Pool":
-        """A :class:`Pool` for an existing pool id (e.g. created by another process)."""
-        return Pool(self, int(pool_id), name, module)
+        """A :class:`Pool` for an existing pool id (e.g. created by another process);
+        a :class:`CompressorPool` / :class:`BdevPool` for those modules."""
+        return _pool_class(module)(self, int(pool_id), name, module)
 
     def destroy_pool(self, pool_id: int) -> None:
         """Destroy a pool by id. Raises TaskError (UNKNOWN_POOL)."""
@@ -141,7 +143,12 @@ class Pool:
         return _core.md_batch(self.id, int(n), int(window))
 
     def __repr__(self) -> str:
-        return f"<chimaera.Pool id={self.id} name={self.name!r} module={self.module!r}>"
+        return f"<chimaera.{type(self).__name__} id={self.id} name={self.name!r} module={self.module!r}>"
+
+
+def _pool_class(module: str) -> type:
+    from .modules import BdevPool, CompressorPool  # noqa: PLC0415 - avoids an import cycle
+    return {"compressor": CompressorPool, "bdev": BdevPool}.get(module, Pool)
 
 
 def connect(port: int | None = None) -> Client:

@@ -100,7 +100,7 @@ class Runtime:
         config_path, log_path: its YAML config and stdout/stderr log.
     """
 
-    def __init__(self, *, workers: int = 2, port: int | None = None, shm_size: str | int | None = None,
+    def __init__(self, *, workers: int | None = None, port: int | None = None, shm_size: str | int | None = None,
                  lanes_per_queue: int | None = None, queue_depth: int | None = None,
                  module_path: Sequence[str] | str | None = None, log_level: str = "warn",
                  timeout: float = 15.0, executable: str | os.PathLike | None = None,
@@ -213,7 +213,8 @@ class Runtime:
 def start(**kwargs: Any) -> Runtime:
     """Start a runtime daemon and connect this process to it.
 
-    Keyword arguments (all optional): ``workers`` (threads, default 2), ``port``
+    Keyword arguments (all optional): ``workers`` (threads; default: the
+    runtime's, max(1, cores - 1) up to 8, leaving a core to clients), ``port``
     (default: a free one), ``shm_size`` (bytes or "64m"/"1g"), ``lanes_per_queue``,
     ``queue_depth``, ``module_path`` (extra module directories), ``log_level``
     (default "warn"), ``timeout`` (seconds to wait for readiness, default 15),

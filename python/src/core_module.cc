@@ -25,6 +25,7 @@
 #include "task_handle.h"
 
 namespace chi::pyb {
+void BindModules(pybind11::module_ &m);  // modules.cc: compressor, bdev
 namespace {
 
 using SmClient = chimaera::small_message::Client;
@@ -383,5 +384,6 @@ PYBIND11_MODULE(_core, m) {
         "State of the runtime segment of `port` for this user: 'absent', 'alive' or 'dead'.");
   m.def("reclaim_segment", &ReclaimSegment, py::arg("port"),
         "Unlink the segment of `port` if its runtime died (SIGKILL, crash); True if removed.");
+  BindModules(m);
   m.def("error_name", &chi::TaskErrorName, py::arg("code"), "Name of a task return code.");
 }

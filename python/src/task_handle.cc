@@ -119,6 +119,9 @@ bool WaitReleasingGil(Task *task, double timeout_s, u64 epoch) {
 TaskHandle::TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultKind kind)
     : task_(task), del_(del), kind_(kind), epoch_(Epoch()) {}
 
+TaskHandle::TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultFn fn)
+    : task_(task), del_(del), kind_(ResultKind::kNone), epoch_(Epoch()), result_fn_(fn) {}
+
 TaskHandle::~TaskHandle() {
   if (task_.IsNull() || Stale()) return;
   if (task_->IsComplete()) del_(task_);
@@ -134,6 +137,13 @@ void TaskHandle::Harvest() {
   if (code_ != kTaskOk) message_ = std::string(TaskErrorName(code_)) + ": " + t->error_.str();
   if (kind_ == ResultKind::kPoolId)
     value_ = reinterpret_cast<chimaera::admin::CreatePoolTask *>(t)->pool_id_.id_;
+  if (result_fn_ != nullptr && code_ == kTaskOk) {
+    try {
+      result_ = result_fn_(t);
+    } catch (...) {
+      return;  // e.g. MemoryError: keep the task; Result() raises it again
+    }
+  }
   del_(task_);
   task_ = ipc::FullPtr<Task>();
   done_ = true;
@@ -175,6 +185,7 @@ py::object TaskHandle::Result(double timeout_s) {
     if (done_) ThrowTaskError(code_, message_);
     CheckTask(task_.ptr_);
   }
+  if (result_fn_ != nullptr) return done_ ? result_ : result_fn_(task_.ptr_);
   if (kind_ == ResultKind::kPoolId) {
     u64 v = done_ ? value_ : reinterpret_cast<chimaera::admin::CreatePoolTask *>(task_.ptr_)->pool_id_.id_;
     return py::int_(v);

@@ -30,8 +30,12 @@ namespace py = pybind11;
 /** What a completed task yields to Python. */
 enum class ResultKind : int { kNone = 0, kPoolId = 1 };
 
-/** Destroys a task of its concrete type (DelTask<T>). */
+/** Destroys a task of its concrete type (DelTask<T>), and whatever shared
+ * memory it owns (e.g. the data buffers of module tasks). */
 using TaskDeleter = void (*)(ipc::FullPtr<Task>);
+/** Builds the Python result of a successfully completed task (GIL held),
+ * e.g. copies its output buffer into `bytes`; for module tasks. */
+using ResultFn = py::object (*)(Task *);
 
 template <typename T>
 void DeleteTaskAs(ipc::FullPtr<Task> t) {
@@ -88,6 +92,8 @@ bool WaitReleasingGil(Task *task, double timeout_s, u64 epoch);
 class TaskHandle {
  public:
   TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultKind kind);
+  /** A handle whose result is `fn(task)` (called once, on success). */
+  TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultFn fn);
   ~TaskHandle();
   TaskHandle(const TaskHandle &) = delete;
   TaskHandle &operator=(const TaskHandle &) = delete;
@@ -118,6 +124,8 @@ class TaskHandle {
   int code_ = 0;
   std::string message_;
   u64 value_ = 0;
+  ResultFn result_fn_ = nullptr;
+  py::object result_;
 };
 
 }  // namespace chi::pyb

@@ -1,0 +1,136 @@
+"""Pools of the shipped modules ``compressor`` and ``bdev`` (issue 6).
+
+Get one from :meth:`chimaera.Client.create_pool` (or ``Runtime.create_pool``)::
+
+    zip = rt.create_pool("zip", "compressor")
+    packed, crc = zip.compress(b"hello" * 1000, codec="zstd", level=3)
+    data, crc2 = zip.decompress(packed, original_size=5000)      # crc2 == crc
+
+    dev = rt.create_pool("disk", "bdev", args="file=/tmp/dev.img,size=64m")
+    off = dev.allocate(4096)
+    dev.write(off, b"x" * 4096)
+    assert dev.read(off, 4096) == b"x" * 4096
+    dev.free(off, 4096)
+
+**Data and shared memory.** The runtime is another process and only sees its
+shared-memory segment, so every input is copied exactly once, from the
+caller's buffer straight into a shm buffer (through the buffer protocol: no
+intermediate Python copy), and every output is copied once out of shm into a
+new ``bytes``. Inputs may be any C-contiguous bytes-like object: ``bytes``,
+``bytearray``, ``memoryview``, ``array.array``, numpy arrays (their raw
+bytes); a non-contiguous one raises ``BufferError`` (numpy: ``ValueError``). The shm buffers live as
+long as their task (a dropped future's task and buffers are freed once it
+completes). A buffer that does not fit in the segment raises ``MemoryError``
+(start the runtime with a larger ``shm_size``).
+
+Sizes and offsets are in bytes. Errors: :class:`chimaera.TaskError` with
+``code`` :attr:`TaskErrorCode.BAD_ARGUMENT` (corrupt input, too small an
+``original_size``, out-of-range / unallocated bdev range, no space, I/O
+error), ``ValueError`` (unknown codec), ``MemoryError`` (shm full),
+:class:`RuntimeUnavailableError`.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from . import _core
+from .client import Pool
+from .futures import Future
+
+Buffer = Any  # bytes-like: bytes, bytearray, memoryview, numpy.ndarray, ...
+
+CODECS = ("zstd", "zlib")
+
+
+def compress_bound(n: int, codec: str = "zstd") -> int:
+    """Largest possible compressed size of ``n`` bytes with ``codec`` (bytes)."""
+    return _core.compress_bound(codec, int(n))
+
+
+class CompressorPool(Pool):
+    """A pool of the ``compressor`` module: zstd (levels 1..22, default 3) and
+    zlib (levels 1..9) compression in the runtime's workers.
+
+    Results are ``(data: bytes, checksum: int)`` where ``checksum`` is the
+    CRC-32 (zlib's) of the *uncompressed* bytes — the input of ``compress``,
+    the output of ``decompress`` — so a round trip can be verified end to end.
+    """
+
+    def compress(self, data: Buffer, codec: str = "zstd", level: int = 3) -> tuple[bytes, int]:
+        """Compress ``data``; returns ``(compressed bytes, crc32 of data)``.
+
+        Raises TaskError (BAD_ARGUMENT: bad level), ValueError (codec), MemoryError (shm full).
+        """
+        return _core.compress(self.id, data, codec, int(level))
+
+    def decompress(self, data: Buffer, original_size: int, codec: str = "zstd") -> tuple[bytes, int]:
+        """Decompress ``data`` (made with ``codec``) into at most ``original_size`` bytes;
+        returns ``(bytes, crc32 of them)``.
+
+        Raises TaskError (BAD_ARGUMENT: corrupt input, or ``original_size`` too small).
+        """
+        return _core.decompress(self.id, data, int(original_size), codec)
+
+    def compress_async(self, data: Buffer, codec: str = "zstd", level: int = 3) -> Future:
+        """Submit a compression; the :class:`Future`'s result is ``(bytes, crc32)``.
+        ``data`` is copied into shared memory before this returns (it may be reused)."""
+        return Future(_core.compress_async(self.id, data, codec, int(level)))
+
+    def decompress_async(self, data: Buffer, original_size: int, codec: str = "zstd") -> Future:
+        """Submit a decompression; the Future's result is ``(bytes, crc32)``."""
+        return Future(_core.decompress_async(self.id, data, int(original_size), codec))
+
+    def compress_many(self, buffers: Sequence[Buffer], codec: str = "zstd", level: int = 3,
+                      window: int = 16) -> list[tuple[bytes, int]]:
+        """Compress every buffer in one call into C++ (GIL released), with at
+        most ``window`` tasks in flight (spread over the workers). Returns
+        ``[(bytes, crc32)]`` in input order. Raises TaskError (the first failing
+        item, by index) after every task completed; MemoryError if a single
+        item does not fit in shared memory."""
+        return _core.compress_many(self.id, buffers, codec, int(level), int(window))
+
+    def decompress_many(self, buffers: Sequence[Buffer], original_sizes: Sequence[int],
+                        codec: str = "zstd", window: int = 16) -> list[tuple[bytes, int]]:
+        """Decompress every buffer (``original_sizes[i]`` bounds the output of
+        ``buffers[i]``) in one call; like :meth:`compress_many`."""
+        return _core.decompress_many(self.id, buffers, [int(n) for n in original_sizes], codec,
+                                     int(window))
+
+
+class BdevPool(Pool):
+    """A pool of the ``bdev`` module: a block device backed by a file (durable:
+    a completed write is in the file) or by RAM. Create with
+    ``args="file=PATH,size=64m[,block=4096]"`` or ``"ram,size=64m[,block=4096]"``.
+
+    Space is managed in whole blocks; every access is bounds-checked
+    (TaskError BAD_ARGUMENT for an out-of-range or unallocated range).
+    """
+
+    def allocate(self, size: int) -> int:
+        """Allocate ``size`` bytes (rounded up to whole blocks); returns the byte
+        offset. Raises TaskError (BAD_ARGUMENT: no space)."""
+        return _core.bdev_allocate(self.id, int(size))
+
+    def free(self, offset: int, size: int) -> None:
+        """Free the blocks of ``[offset, offset + size)``. Raises TaskError (not allocated)."""
+        _core.bdev_free(self.id, int(offset), int(size))
+
+    def write(self, offset: int, data: Buffer) -> None:
+        """Write ``data`` (bytes-like) at ``offset``; durable when it returns (file backend).
+        Raises TaskError (BAD_ARGUMENT: out of range, unallocated, I/O error)."""
+        _core.bdev_write(self.id, int(offset), data)
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Read ``size`` bytes at ``offset``. Raises TaskError (BAD_ARGUMENT)."""
+        return _core.bdev_read(self.id, int(offset), int(size))
+
+    def write_async(self, offset: int, data: Buffer) -> Future:
+        """Submit a write (``data`` is copied before this returns); Future result None."""
+        return Future(_core.bdev_write_async(self.id, int(offset), data))
+
+    def read_async(self, offset: int, size: int) -> Future:
+        """Submit a read; the Future's result is the bytes read."""
+        return Future(_core.bdev_read_async(self.id, int(offset), int(size)))
+
+
+__all__ = ["BdevPool", "CompressorPool", "CODECS", "compress_bound"]

@@ -1,0 +1,508 @@
+// Bindings of the shipped modules `compressor` and `bdev` (issue 6), part of
+// chimaera._core. The Pythonic API is chimaera.CompressorPool / BdevPool.
+//
+// Data path: the runtime only sees its shared-memory segment, so every input
+// (any C-contiguous object with the buffer protocol: bytes, bytearray,
+// memoryview, numpy arrays) is copied exactly once, straight from the
+// caller's buffer into a shm buffer (no intermediate Python copy), and every
+// output is copied once from shm into a new `bytes`. The shm buffers belong
+// to the task: they are freed with it (also when a future is dropped while
+// its task runs: the graveyard frees task and buffers once it completed).
+//
+// Every wait releases the GIL (and large copies run without it).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "bdev/bdev_tasks.h"
+#include "chimaera/ipc/futex.h"
+#include "compressor/compressor_client.h"
+#include "task_handle.h"
+
+namespace chi::pyb {
+namespace {
+
+namespace cz = chimaera::compressor;
+namespace bd = chimaera::bdev;
+
+constexpr std::size_t kGilFreeCopy = 1 << 16;  // copies larger than this release the GIL
+
+/** A C-contiguous read-only view of a Python buffer (PyBUF_SIMPLE). */
+class View {
+ public:
+  explicit View(const py::handle &obj) {
+    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+  }
+  ~View() { PyBuffer_Release(&view_); }
+  View(const View &) = delete;
+  View &operator=(const View &) = delete;
+  const char *data() const noexcept { return static_cast<const char *>(view_.buf); }
+  u64 size() const noexcept { return static_cast<u64>(view_.len); }
+
+ private:
+  Py_buffer view_{};
+};
+
+void RequireConnected() {
+  if (!Connected()) ThrowUnavailable("not connected to a Chimaera runtime: call chimaera.connect(port) first");
+}
+
+[[noreturn]] void ThrowNoMemory(u64 bytes) {
+  PyErr_SetString(PyExc_MemoryError,
+                  ("the runtime's shared-memory segment has no room for " + std::to_string(bytes) +
+                   " bytes (raise shm_size, or use smaller buffers / a smaller window)")
+                      .c_str());
+  throw py::error_already_set();
+}
+
+void Copy(void *dst, const void *src, std::size_t n) {
+  if (n == 0) return;
+  if (n >= kGilFreeCopy && PyGILState_Check()) {
+    py::gil_scoped_release release;
+    std::memcpy(dst, src, n);
+  } else {
+    std::memcpy(dst, src, n);
+  }
+}
+
+ipc::Allocator &Alloc() { return CHI_IPC_MANAGER->GetAllocator(); }
+
+cz::Codec ParseCodec(const std::string &name) {
+  if (name == "zstd") return cz::Codec::kZstd;
+  if (name == "zlib") return cz::Codec::kZlib;
+  throw py::value_error("unknown codec '" + name + "' (expected 'zstd' or 'zlib')");
+}
+
+/** Spreads tasks over the pool's lanes (and so over the workers). */
+u32 NextHash() {
+  static std::atomic<u32> n{0};
+  return n.fetch_add(1, std::memory_order_relaxed);
+}
+
+/** Wait for a task expected to take long (a codec task: tens of µs to ms),
+ * parking on its futex almost at once instead of ClientWait's ~250 µs of
+ * spinning: with a window of tasks in flight the client has nothing to gain
+ * from a fast wake-up, and on a small machine its spinning steals the core a
+ * worker needs. Same protocol as ClientWait (kPending -> kPendingWaiter;
+ * the runtime wakes the futex when it completes a task with a waiter).
+ * Returns false after `timeout_us`; fails the task when the runtime died. */
+bool ParkWait(Task *task, i64 timeout_us) noexcept {
+  for (int i = 0; i < 64; ++i) {
+    if (task->completion_.load(std::memory_order_acquire) == kComplete) return true;
+    __builtin_ia32_pause();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    u32 v = task->completion_.load(std::memory_order_acquire);
+    if (v == kComplete) return true;
+    if (v == kPending && !task->completion_.compare_exchange_strong(v, kPendingWaiter, std::memory_order_acq_rel))
+      continue;
+    i64 left = timeout_us -
+               std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+    if (left <= 0) {
+      auto *ipc = CHI_IPC_MANAGER;
+      if (ipc->IsInitialized() && !ipc->IsRuntimeAlive() &&
+          task->completion_.load(std::memory_order_acquire) != kComplete) {
+        task->SetError(kTaskRuntimeDead, "the Chimaera runtime died before the task completed");
+        task->completion_.store(kComplete, std::memory_order_release);
+        return true;
+      }
+      return false;
+    }
+    ipc::FutexWait(task->completion_, kPendingWaiter, left);
+  }
+}
+
+// ---------------------------------------------------------------- compressor
+
+template <typename T>
+void DeleteCodecTask(ipc::FullPtr<Task> t) {
+  auto *task = reinterpret_cast<T *>(t.ptr_);
+  Alloc().Free(task->data_);
+  Alloc().Free(task->out_);
+  CHI_IPC_MANAGER->DelTask(ipc::FullPtr<T>(t));
+}
+
+py::bytes BytesOf(const char *p, u64 n) {
+  PyObject *b = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n));
+  if (b == nullptr) throw py::error_already_set();
+  py::bytes out = py::reinterpret_steal<py::bytes>(b);
+  Copy(PyBytes_AS_STRING(b), p, n);
+  return out;
+}
+
+py::object CodecResult(Task *t) {
+  auto *task = static_cast<cz::CodecTask *>(t);
+  return py::make_tuple(BytesOf(Alloc().Convert<char>(task->out_), task->out_size_), py::int_(task->checksum_));
+}
+
+/** Allocate the input and output buffers and copy `in` in; null on OOM. */
+template <typename T>
+ipc::FullPtr<T> SubmitCodec(u64 pool, u32 method, cz::Codec codec, int level, const char *in, u64 size,
+                            u64 capacity) {
+  auto &alloc = Alloc();
+  ipc::Pointer data = alloc.Allocate(size), out = alloc.Allocate(capacity);
+  if (data.IsNull() || out.IsNull()) {
+    alloc.Free(data), alloc.Free(out);
+    return ipc::FullPtr<T>();
+  }
+  Copy(alloc.Convert<char>(data), in, size);
+  auto *ipc = CHI_IPC_MANAGER;
+  ipc::FullPtr<T> task;
+  try {
+    task = ipc->NewTask<T>(ipc::MemContext(), ipc->NewTaskNode(), PoolId(pool), DomainQuery::GetLocalHash(NextHash()),
+                           method, codec, level, data, size, out, capacity);
+  } catch (...) {
+    alloc.Free(data), alloc.Free(out);
+    throw;
+  }
+  ipc->Enqueue(task);
+  return task;
+}
+
+template <typename T>
+ipc::FullPtr<T> SubmitCodecChecked(u64 pool, bool compress, const std::string &codec_name, int level,
+                                   const py::handle &data, u64 original_size) {
+  RequireConnected();
+  ReapGraveyard();
+  cz::Codec codec = ParseCodec(codec_name);
+  View v(data);
+  u64 cap = compress ? cz::CompressBound(codec, v.size()) : original_size;
+  auto t = SubmitCodec<T>(pool, compress ? chimaera::compressor::Method::kCompress
+                                         : chimaera::compressor::Method::kDecompress,
+                          codec, level, v.data(), v.size(), cap);
+  if (t.IsNull()) ThrowNoMemory(v.size() + cap);
+  return t;
+}
+
+/** Wait for a task we own; on success return fn(task); always frees it. */
+template <typename T>
+py::object Finish(ipc::FullPtr<T> task, TaskDeleter del, ResultFn fn) {
+  ipc::FullPtr<Task> base(task);
+  try {
+    WaitReleasingGil(base.ptr_, -1, Epoch());
+  } catch (...) {
+    Bury(base, del);  // Ctrl-C / disconnect: freed once it completes
+    throw;
+  }
+  if (task->HasError()) {
+    int code = task->return_code_;
+    std::string msg = std::string(TaskErrorName(code)) + ": " + task->error_.str();
+    del(base);
+    ThrowTaskError(code, msg);
+  }
+  py::object r;
+  try {
+    r = fn != nullptr ? fn(base.ptr_) : py::none();
+  } catch (...) {
+    del(base);
+    throw;
+  }
+  del(base);
+  return r;
+}
+
+py::object Compress(u64 pool, const py::handle &data, const std::string &codec, int level) {
+  auto t = SubmitCodecChecked<cz::CompressTask>(pool, true, codec, level, data, 0);
+  return Finish(t, &DeleteCodecTask<cz::CompressTask>, &CodecResult);
+}
+
+py::object Decompress(u64 pool, const py::handle &data, u64 original_size, const std::string &codec) {
+  auto t = SubmitCodecChecked<cz::DecompressTask>(pool, false, codec, 0, data, original_size);
+  return Finish(t, &DeleteCodecTask<cz::DecompressTask>, &CodecResult);
+}
+
+TaskHandle *CompressAsync(u64 pool, const py::handle &data, const std::string &codec, int level) {
+  auto t = SubmitCodecChecked<cz::CompressTask>(pool, true, codec, level, data, 0);
+  return new TaskHandle(ipc::FullPtr<Task>(t), &DeleteCodecTask<cz::CompressTask>, &CodecResult);
+}
+
+TaskHandle *DecompressAsync(u64 pool, const py::handle &data, u64 original_size, const std::string &codec) {
+  auto t = SubmitCodecChecked<cz::DecompressTask>(pool, false, codec, 0, data, original_size);
+  return new TaskHandle(ipc::FullPtr<Task>(t), &DeleteCodecTask<cz::DecompressTask>, &CodecResult);
+}
+
+/** compress_many / decompress_many: one crossing into C++, at most `window`
+ * tasks in flight, GIL released except to create each result `bytes`.
+ * Returns [(bytes, checksum)] in input order; raises TaskError (the first
+ * failure, by input order) once every task completed. */
+py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const std::vector<u64> &sizes,
+                   const std::string &codec_name, int level, u32 window) {
+  RequireConnected();
+  ReapGraveyard();
+  const cz::Codec codec = ParseCodec(codec_name);
+  const std::size_t n = py::len(buffers);
+  if (!compress && sizes.size() != n) throw py::value_error("original_sizes must have one size per buffer");
+  if (window == 0) window = 1;
+  std::vector<std::unique_ptr<View>> views;
+  views.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) views.push_back(std::make_unique<View>(buffers[i]));
+  std::vector<PyObject *> outs(n, nullptr);
+  std::vector<u32> sums(n, 0);
+  int first_code = 0;
+  std::size_t first_index = n;
+  std::string first_msg;
+  bool interrupted = false, abandoned = false, no_memory = false;
+  u64 no_memory_bytes = 0;
+  std::exception_ptr failure;
+  const u64 epoch = Epoch();
+  using T = cz::CodecTask;  // Compress and Decompress tasks share the layout
+  const u32 method = compress ? chimaera::compressor::Method::kCompress : chimaera::compressor::Method::kDecompress;
+  TaskDeleter del = &DeleteCodecTask<cz::CompressTask>;  // same layout for both methods
+  {
+    py::gil_scoped_release release;
+    ShmAccess access(epoch);
+    struct Slot {
+      ipc::FullPtr<T> task;
+      std::size_t index;
+    };
+    std::vector<Slot> ring(window);
+    std::size_t head = 0, count = 0, next = 0;
+    auto last_check = std::chrono::steady_clock::now();
+    auto retire = [&]() {
+      Slot &s = ring[head];
+      head = (head + 1) % window;
+      --count;
+      if (abandoned) return;
+      while (!ParkWait(s.task.ptr_, 50000)) {
+        if (!access.Valid()) {
+          abandoned = true;
+          return;
+        }
+      }
+      T *t = s.task.ptr_;
+      if (t->HasError()) {
+        if (s.index < first_index) {
+          first_index = s.index;
+          first_code = t->return_code_;
+          first_msg = std::string(TaskErrorName(first_code)) + ": " + t->error_.str();
+        }
+      } else if (!failure) {
+        PyObject *b;
+        {
+          py::gil_scoped_acquire acquire;
+          b = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(t->out_size_));
+          if (b == nullptr) PyErr_Clear();
+        }
+        if (b == nullptr) {
+          failure = std::make_exception_ptr(std::bad_alloc());
+        } else {
+          if (t->out_size_) std::memcpy(PyBytes_AS_STRING(b), Alloc().Convert<char>(t->out_), t->out_size_);
+          outs[s.index] = b;
+          sums[s.index] = t->checksum_;
+        }
+      }
+      del(ipc::FullPtr<Task>(s.task));
+    };
+    try {
+      while (!abandoned && (count > 0 || (next < n && !interrupted && !failure && !no_memory))) {
+        if (!access.Valid()) {
+          abandoned = true;
+          break;
+        }
+        while (next < n && count < window && !interrupted && !failure) {
+          const View &v = *views[next];
+          u64 cap = compress ? cz::CompressBound(codec, v.size()) : sizes[next];
+          auto t = SubmitCodec<cz::CompressTask>(pool, method, codec, level, v.data(), v.size(), cap);
+          if (t.IsNull()) {
+            if (count == 0) {
+              no_memory = true;
+              no_memory_bytes = v.size() + cap;
+            }
+            break;  // retry once an in-flight task freed its buffers
+          }
+          ring[(head + count) % window] = Slot{ipc::FullPtr<T>(t), next};
+          ++count;
+          ++next;
+        }
+        if (count == 0) break;
+        retire();
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_check > std::chrono::milliseconds(50)) {
+          last_check = now;
+          py::gil_scoped_acquire acquire;
+          if (PyErr_CheckSignals() != 0) interrupted = true;  // error stays set
+        }
+      }
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+      while (count > 0) retire();
+    }
+  }
+  py::list result;
+  auto drop = [&]() {
+    for (PyObject *b : outs) Py_XDECREF(b);
+  };
+  if (abandoned) {
+    drop();
+    ThrowUnavailable("disconnected from the runtime during a batch");
+  }
+  if (failure) {
+    drop();
+    std::rethrow_exception(failure);
+  }
+  if (interrupted) {
+    drop();
+    throw py::error_already_set();
+  }
+  if (no_memory) {
+    drop();
+    ThrowNoMemory(no_memory_bytes);
+  }
+  if (first_code != 0) {
+    drop();
+    ThrowTaskError(first_code, "item " + std::to_string(first_index) + ": " + first_msg);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    result.append(py::make_tuple(py::reinterpret_steal<py::bytes>(outs[i]), py::int_(sums[i])));
+  return result;
+}
+
+// ---------------------------------------------------------------- bdev
+
+template <typename T>
+void DeleteBdevTask(ipc::FullPtr<Task> t) {
+  if constexpr (std::is_same_v<T, bd::WriteTask> || std::is_same_v<T, bd::ReadTask>)
+    Alloc().Free(reinterpret_cast<T *>(t.ptr_)->data_);
+  CHI_IPC_MANAGER->DelTask(ipc::FullPtr<T>(t));
+}
+
+template <typename T, typename... Args>
+ipc::FullPtr<T> NewBdevTask(u64 pool, Args &&...args) {
+  auto *ipc = CHI_IPC_MANAGER;
+  return ipc->NewTask<T>(ipc::MemContext(), ipc->NewTaskNode(), PoolId(pool), DomainQuery::GetLocalHash(0),
+                         std::forward<Args>(args)...);
+}
+
+py::object OffsetResult(Task *t) { return py::int_(static_cast<bd::AllocateTask *>(t)->offset_); }
+py::object ReadResult(Task *t) {
+  auto *task = static_cast<bd::ReadTask *>(t);
+  return BytesOf(Alloc().Convert<char>(task->data_), task->read_);
+}
+
+u64 BdevAllocate(u64 pool, u64 size) {
+  RequireConnected();
+  auto t = NewBdevTask<bd::AllocateTask>(pool, size);
+  CHI_IPC_MANAGER->Enqueue(t);
+  return Finish(t, &DeleteBdevTask<bd::AllocateTask>, &OffsetResult).cast<u64>();
+}
+
+void BdevFree(u64 pool, u64 offset, u64 size) {
+  RequireConnected();
+  auto t = NewBdevTask<bd::FreeTask>(pool, offset, size);
+  CHI_IPC_MANAGER->Enqueue(t);
+  Finish(t, &DeleteBdevTask<bd::FreeTask>, nullptr);
+}
+
+ipc::FullPtr<bd::WriteTask> SubmitWrite(u64 pool, u64 offset, const py::handle &data) {
+  RequireConnected();
+  ReapGraveyard();
+  View v(data);
+  ipc::Pointer buf = Alloc().Allocate(v.size());
+  if (buf.IsNull()) ThrowNoMemory(v.size());
+  Copy(Alloc().Convert<char>(buf), v.data(), v.size());
+  ipc::FullPtr<bd::WriteTask> t;
+  try {
+    t = NewBdevTask<bd::WriteTask>(pool, offset, buf, v.size());
+  } catch (...) {
+    Alloc().Free(buf);
+    throw;
+  }
+  CHI_IPC_MANAGER->Enqueue(t);
+  return t;
+}
+
+ipc::FullPtr<bd::ReadTask> SubmitRead(u64 pool, u64 offset, u64 size) {
+  RequireConnected();
+  ReapGraveyard();
+  ipc::Pointer buf = Alloc().Allocate(size);
+  if (buf.IsNull()) ThrowNoMemory(size);
+  ipc::FullPtr<bd::ReadTask> t;
+  try {
+    t = NewBdevTask<bd::ReadTask>(pool, offset, buf, size);
+  } catch (...) {
+    Alloc().Free(buf);
+    throw;
+  }
+  CHI_IPC_MANAGER->Enqueue(t);
+  return t;
+}
+
+}  // namespace
+
+void BindModules(py::module_ &m) {
+  // compressor
+  m.def("compress", &Compress, py::arg("pool_id"), py::arg("data"), py::arg("codec") = "zstd",
+        py::arg("level") = 3, "compressor: compress a bytes-like object; returns (bytes, crc32 of the input).");
+  m.def("decompress", &Decompress, py::arg("pool_id"), py::arg("data"), py::arg("original_size"),
+        py::arg("codec") = "zstd", "compressor: decompress; returns (bytes, crc32 of the output).");
+  m.def("compress_async", &CompressAsync, py::arg("pool_id"), py::arg("data"), py::arg("codec") = "zstd",
+        py::arg("level") = 3, py::return_value_policy::take_ownership,
+        "compressor: submit a compression (data copied into shm before returning); TaskHandle -> (bytes, crc32).");
+  m.def("decompress_async", &DecompressAsync, py::arg("pool_id"), py::arg("data"), py::arg("original_size"),
+        py::arg("codec") = "zstd", py::return_value_policy::take_ownership,
+        "compressor: submit a decompression; TaskHandle -> (bytes, crc32 of the output).");
+  m.def(
+      "compress_many",
+      [](u64 pool, const py::sequence &bufs, const std::string &codec, int level, u32 window) {
+        return CodecMany(pool, true, bufs, {}, codec, level, window);
+      },
+      py::arg("pool_id"), py::arg("buffers"), py::arg("codec") = "zstd", py::arg("level") = 3,
+      py::arg("window") = 16,
+      "compressor: compress every buffer in one call (at most `window` tasks in flight, GIL released); "
+      "[(bytes, crc32)] in order. Raises TaskError (first failing item) after all completed, MemoryError.");
+  m.def(
+      "decompress_many",
+      [](u64 pool, const py::sequence &bufs, const std::vector<u64> &sizes, const std::string &codec, u32 window) {
+        return CodecMany(pool, false, bufs, sizes, codec, 0, window);
+      },
+      py::arg("pool_id"), py::arg("buffers"), py::arg("original_sizes"), py::arg("codec") = "zstd",
+      py::arg("window") = 16,
+      "compressor: decompress every buffer (original_sizes[i] bounds output i) in one call; like compress_many.");
+  m.def(
+      "compress_bound",
+      [](const std::string &codec, u64 n) { return cz::CompressBound(ParseCodec(codec), n); }, py::arg("codec"),
+      py::arg("n"), "Upper bound of the compressed size of n bytes (bytes).");
+  // bdev
+  m.def("bdev_allocate", &BdevAllocate, py::arg("pool_id"), py::arg("size"),
+        "bdev: allocate `size` bytes (whole blocks); the byte offset. TaskError BAD_ARGUMENT: no space.");
+  m.def("bdev_free", &BdevFree, py::arg("pool_id"), py::arg("offset"), py::arg("size"),
+        "bdev: free [offset, offset+size). TaskError BAD_ARGUMENT: not allocated.");
+  m.def(
+      "bdev_write",
+      [](u64 pool, u64 offset, const py::handle &data) {
+        Finish(SubmitWrite(pool, offset, data), &DeleteBdevTask<bd::WriteTask>, nullptr);
+      },
+      py::arg("pool_id"), py::arg("offset"), py::arg("data"),
+      "bdev: write a bytes-like object at `offset` (durable on return for a file device). TaskError BAD_ARGUMENT.");
+  m.def(
+      "bdev_write_async",
+      [](u64 pool, u64 offset, const py::handle &data) {
+        return new TaskHandle(ipc::FullPtr<Task>(SubmitWrite(pool, offset, data)), &DeleteBdevTask<bd::WriteTask>,
+                              ResultKind::kNone);
+      },
+      py::arg("pool_id"), py::arg("offset"), py::arg("data"), py::return_value_policy::take_ownership,
+      "bdev: submit a write (data copied into shm before returning); TaskHandle -> None.");
+  m.def(
+      "bdev_read",
+      [](u64 pool, u64 offset, u64 size) {
+        return Finish(SubmitRead(pool, offset, size), &DeleteBdevTask<bd::ReadTask>, &ReadResult);
+      },
+      py::arg("pool_id"), py::arg("offset"), py::arg("size"),
+      "bdev: read `size` bytes at `offset` -> bytes. TaskError BAD_ARGUMENT: out of range / unallocated.");
+  m.def(
+      "bdev_read_async",
+      [](u64 pool, u64 offset, u64 size) {
+        return new TaskHandle(ipc::FullPtr<Task>(SubmitRead(pool, offset, size)), &DeleteBdevTask<bd::ReadTask>,
+                              &ReadResult);
+      },
+      py::arg("pool_id"), py::arg("offset"), py::arg("size"), py::return_value_policy::take_ownership,
+      "bdev: submit a read; TaskHandle -> bytes.");
+}
+
+}  // namespace chi::pyb
