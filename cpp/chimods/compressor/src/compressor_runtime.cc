@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "chimaera/client/ipc_manager.h"
@@ -16,6 +17,19 @@ namespace chimaera::compressor {
 namespace {
 // Throughput assumed by kEstLoad, in bytes per microsecond (~200 MB/s).
 constexpr chi::u64 kEstBytesPerUs = 200;
+
+// One zstd context per worker thread, reused across tasks (creating one per
+// call costs more than compressing a small file). Tasks run on fibers of
+// that thread but never yield inside a codec call, so no two tasks share a
+// context at once.
+ZSTD_CCtx *ThreadCCtx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx *)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  return ctx.get();
+}
+ZSTD_DCtx *ThreadDCtx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx *)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  return ctx.get();
+}
 
 chi::u32 Crc32(const char *p, chi::u64 n) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -58,7 +72,7 @@ class Runtime : public chi::Container {
     if (!CheckBuffers(*task, in, out)) return;
     task->checksum_ = Crc32(in, task->data_size_);
     if (task->codec_ == Codec::kZstd) {
-      size_t n = ZSTD_compress(out, task->out_capacity_, in, task->data_size_, task->level_);
+      size_t n = ZSTD_compressCCtx(ThreadCCtx(), out, task->out_capacity_, in, task->data_size_, task->level_);
       if (ZSTD_isError(n)) return Fail(*task, std::string("zstd: ") + ZSTD_getErrorName(n));
       task->out_size_ = n;
     } else if (task->codec_ == Codec::kZlib) {
@@ -80,7 +94,7 @@ class Runtime : public chi::Container {
     char *out = Buffer(task->out_);
     if (!CheckBuffers(*task, in, out)) return;
     if (task->codec_ == Codec::kZstd) {
-      size_t n = ZSTD_decompress(out, task->out_capacity_, in, task->data_size_);
+      size_t n = ZSTD_decompressDCtx(ThreadDCtx(), out, task->out_capacity_, in, task->data_size_);
       if (ZSTD_isError(n)) return Fail(*task, std::string("zstd: corrupt input: ") + ZSTD_getErrorName(n));
       task->out_size_ = n;
     } else if (task->codec_ == Codec::kZlib) {
