@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <chrono>
+#include <utility>
 
 #include "chimaera/client/ipc_manager.h"
 #include "chimaera/core/task.h"
@@ -12,35 +13,38 @@
 
 namespace chi {
 namespace {
-// Before parking: pause-spin (sub-µs latency when the runtime is hot), then
-// poll with sched_yield (lets an oversubscribed core run the worker). The
-// budget covers the ~40-100 µs a parked worker needs to wake on a VM, so a
-// task sent to an idle runtime usually completes without a second futex
-// wake for the client (benchmarks/README.md, "first task after idle").
-constexpr i64 kSpinUs = 150;
-constexpr i64 kYieldUntilUs = 250;
+constexpr int kSpinIterations = 2000;    // pause-spins (~10-50 µs): sub-µs latency when hot
+constexpr int kYieldIterations = 100;    // then sched_yield polls (lets an oversubscribed core run the worker)
+constexpr int kYieldIterationsAfterWake = 1000;  // ~0.3-0.5 ms of polls when we woke a parked worker
 constexpr i64 kLivenessCheckUs = 200000;  // re-check the runtime every 200 ms while parked
 
 inline void CpuRelax() { __builtin_ia32_pause(); }
 }  // namespace
 
+namespace {
+thread_local bool tl_woke_parked_worker = false;
+}  // namespace
+void NoteWokeParkedWorker() noexcept { tl_woke_parked_worker = true; }
+bool TakeWokeParkedWorker() noexcept { return std::exchange(tl_woke_parked_worker, false); }
+
 bool ClientWait(Task *task, i64 timeout_us) noexcept {
+  // After waking a parked worker, yield instead of spinning (see
+  // NoteWokeParkedWorker): the worker may be woken onto this very core.
+  const bool woke = TakeWokeParkedWorker();
+  const int spins = woke ? 0 : kSpinIterations;
+  // ...and keep polling through the worker's wake-up (~40-100 µs on a VM)
+  // rather than parking and needing a second futex wake-up for ourselves.
+  const int yields = woke ? kYieldIterationsAfterWake : kYieldIterations;
+  for (int i = 0; i < spins; ++i) {
+    if (task->completion_.load(std::memory_order_acquire) == kComplete) return true;
+    CpuRelax();
+  }
+  for (int i = 0; i < yields; ++i) {
+    if (task->completion_.load(std::memory_order_acquire) == kComplete) return true;
+    sched_yield();
+  }
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  auto elapsed_us = [&] {
-    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-  };
-  i64 spent = 0;
-  for (u32 i = 0;; ++i) {
-    if (task->completion_.load(std::memory_order_acquire) == kComplete) return true;
-    if ((i & 63) == 0) {
-      spent = elapsed_us();
-      if (spent >= kYieldUntilUs) break;
-      if (timeout_us >= 0 && spent >= timeout_us) return false;
-    }
-    if (spent < kSpinUs) CpuRelax();
-    else sched_yield();
-  }
   for (;;) {
     u32 v = task->completion_.load(std::memory_order_acquire);
     if (v == kComplete) return true;

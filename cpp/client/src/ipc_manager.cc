@@ -118,7 +118,11 @@ void IpcManager::EnqueuePointer(ipc::Pointer task) {
   TaskQueue &pq = *process_queue_;
   TaskLane &lane = pq.GetLane(static_cast<LaneId>(thread_hash % pq.GetNumLanes()), 0);
   for (int attempt = 0;; ++attempt) {
-    if (TaskQueue::Enqueue(lane, task, workers_) == ipc::QueueStatus::kOk) return;
+    bool woke = false;
+    if (TaskQueue::Enqueue(lane, task, workers_, &woke) == ipc::QueueStatus::kOk) {
+      if (woke) NoteWokeParkedWorker();
+      return;
+    }
     // Full lane: the worker is behind. Back off, but never drop the task.
     if (full_lane_backoff_ != nullptr) {
       full_lane_backoff_();

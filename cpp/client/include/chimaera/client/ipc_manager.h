@@ -110,6 +110,14 @@ class IpcManager {
   void (*full_lane_backoff_)() = nullptr;
 };
 
+/** Called by Enqueue when it had to wake a parked worker; ClientWait then
+ * skips its pause-spin (the answer needs a futex wake-up anyway, and a
+ * spinning client would sit on the core the woken worker may be placed on).
+ * Per thread. */
+void NoteWokeParkedWorker() noexcept;
+/** True (once) when this thread's last Enqueue woke a parked worker. */
+bool TakeWokeParkedWorker() noexcept;
+
 /** Default runtime port: $CHI_PORT when set and valid, else 9413. */
 u16 DefaultPort() noexcept;
 

@@ -43,12 +43,14 @@ class EventCount {
     waiters_.fetch_sub(1, std::memory_order_relaxed);
     return st;
   }
-  /** Wake every parked waiter; a fence + one load when nobody is parked. */
-  void Notify() noexcept {
+  /** Wake every parked waiter; a fence + one load when nobody is parked.
+   * Returns true when a waiter was (about to be) parked and got a wake. */
+  bool Notify() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    if (waiters_.load(std::memory_order_relaxed) == 0) return false;
     epoch_.fetch_add(1, std::memory_order_release);
     FutexWake(epoch_, INT32_MAX);
+    return true;
   }
   /** Number of threads between PrepareWait and the end of Wait/CancelWait. */
   u32 Waiters() const noexcept { return waiters_.load(std::memory_order_relaxed); }
