@@ -130,6 +130,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"port {st['port']}  pid {st['pid']}  state {st['state']}  workers {st['num_workers']}")
         for i, n in enumerate(st["tasks_completed"]):
             print(f"  worker {i}: {n} tasks completed")
+        print(f"  process queue: {sum(st['queue_depths'])} tasks waiting in {len(st['queue_depths'])} lanes")
+        for p in st["pools"]:
+            print(f"  pool {p['id']:>4}  {p['name']:<24} {p['module']}")
     return 0
 
 

@@ -54,8 +54,10 @@ class Client:
     # -- administration -----------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Runtime facts: ``port``, ``pid``, ``num_workers``, ``state``
-        ('starting'/'running'/'stopping') and ``tasks_completed`` (one count per
-        worker, since start). Raises RuntimeUnavailableError."""
+        ('starting'/'running'/'stopping'), ``tasks_completed`` (one count per
+        worker, since start), ``queue_depths`` (tasks waiting in each lane of
+        the process queue) and ``pools`` (dicts with ``id``, ``name``,
+        ``module``). Raises RuntimeUnavailableError."""
         self._check()
         return dict(_core.status())
 

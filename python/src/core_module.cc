@@ -312,6 +312,26 @@ py::dict Status() {
   for (u32 i = 0; i < s.num_workers_; ++i)
     done.append(ipc->Workers()[i].tasks_completed_.load(std::memory_order_relaxed));
   d["tasks_completed"] = done;
+  // Tasks waiting in each lane of the process queue (a snapshot).
+  py::list depths;
+  TaskQueue &pq = ipc->ProcessQueue();
+  for (u32 l = 0; l < pq.GetNumLanes(); ++l) depths.append(pq.GetLane(l).Size());
+  d["queue_depths"] = depths;
+  // The runtime's pools (an admin ListPools task; GIL released while waiting).
+  std::vector<chimaera::admin::Client::PoolDesc> pools;
+  {
+    py::gil_scoped_release nogil;
+    pools = chimaera::admin::Client().ListPools(ipc::MemContext(), DomainQuery::GetDynamic());
+  }
+  py::list pl;
+  for (const auto &p : pools) {
+    py::dict e;
+    e["id"] = p.id.id_;
+    e["name"] = p.name;
+    e["module"] = p.module;
+    pl.append(e);
+  }
+  d["pools"] = pl;
   return d;
 }
 
@@ -361,7 +381,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("runtime_alive", []() { return Connected() && CHI_IPC_MANAGER->IsRuntimeAlive(); },
         "Whether the runtime this process is attached to still lives (~10 us).");
   m.def("default_port", &chi::DefaultPort, "$CHI_PORT when valid, else 9413.");
-  m.def("status", &Status, "Runtime facts: port, pid, num_workers, state, tasks_completed per worker.");
+  m.def("status", &Status,
+        "Runtime facts: port, pid, num_workers, state, tasks_completed per worker, queue_depths per process-queue "
+        "lane, pools (id, name, module). Raises TaskError if the admin pool cannot answer.");
   m.def("create_pool", &CreatePool, py::arg("name"), py::arg("module"), py::arg("args") = "",
         "Create a pool of `module`; returns its id. Raises TaskError (unknown module, pool exists).");
   m.def("create_pool_async", &CreatePoolAsync, py::arg("name"), py::arg("module"), py::arg("args") = "",

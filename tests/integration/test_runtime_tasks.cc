@@ -83,7 +83,15 @@ TEST_F(RuntimeTasks, DuplicatePoolNameAndFailingCreate) {
 TEST_F(RuntimeTasks, DestroyPool) {
   Client c;
   c.Create("gone");
+  auto has_pool = [](const std::string &name) {
+    for (const auto &p : chimaera::admin::Client().ListPools(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic()))
+      if (p.name == name) return true;
+    return false;
+  };
+  EXPECT_TRUE(has_pool("admin"));
+  EXPECT_TRUE(has_pool("gone"));
   chimaera::admin::Client().DestroyPool(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), c.pool_id_);
+  EXPECT_FALSE(has_pool("gone"));
   ExpectTaskError(chi::kTaskUnknownPool, "", [&] { c.Call(Method::kEcho, 1); });
   ExpectTaskError(chi::kTaskUnknownPool, "", [&] {
     chimaera::admin::Client().DestroyPool(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), c.pool_id_);

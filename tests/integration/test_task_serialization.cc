@@ -186,6 +186,13 @@ TEST_F(TaskSerialization, EveryShippedTaskTypeRoundTrips) {
   probe.pool_id_ = pool;
   EXPECT_THROW(probe.Call(wt::Method::kEcho, 1), chi::TaskError);
 
+  // admin ListPoolsTask: the OUT string comes back.
+  auto list = ipc->NewTask<admin::ListPoolsTask>(mctx, ipc->NewTaskNode(), dq);
+  RemoteRun("admin", list);
+  EXPECT_EQ(list->return_code_, chi::kTaskOk);
+  EXPECT_NE(list->pools_.str().find("\tadmin\tadmin"), std::string::npos) << list->pools_.str();
+  ipc->DelTask(list);
+
   // admin StopRuntimeTask, last: the runtime stops cleanly.
   auto stop = ipc->NewTask<admin::StopRuntimeTask>(mctx, ipc->NewTaskNode(), dq);
   RemoteRun("admin", stop);

@@ -112,3 +112,19 @@ def test_port_in_use_fails_cleanly(runtime):
     assert str(runtime.port) in str(ei.value)
     c = chimaera.connect(runtime.port)  # the first runtime is untouched
     assert c.status()["pid"] == runtime.pid
+
+
+def test_status_lists_pools_and_queue_depths(runtime):
+    """status(): the pools the runtime has (from the admin's ListPools) and
+    the depth of each process-queue lane."""
+    client = chimaera.connect(runtime.port)
+    before = {p["name"] for p in client.status()["pools"]}
+    pool = client.create_pool("status_probe", "small_message")
+    st = client.status()
+    names = {p["name"]: p for p in st["pools"]}
+    assert "admin" in before and "status_probe" not in before
+    assert names["status_probe"]["module"] == "small_message"
+    assert names["status_probe"]["id"] == pool.id
+    assert st["queue_depths"] and all(isinstance(d, int) and d >= 0 for d in st["queue_depths"])
+    pool.destroy()
+    assert "status_probe" not in {p["name"] for p in client.status()["pools"]}

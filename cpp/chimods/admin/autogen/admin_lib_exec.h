@@ -15,6 +15,7 @@ void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rc
     case Method::kCreatePool: CreatePool(chi::ipc::FullPtr<CreatePoolTask>(task), rctx); return;
     case Method::kDestroyPool: DestroyPool(chi::ipc::FullPtr<DestroyPoolTask>(task), rctx); return;
     case Method::kStopRuntime: StopRuntime(chi::ipc::FullPtr<StopRuntimeTask>(task), rctx); return;
+    case Method::kListPools: ListPools(chi::ipc::FullPtr<ListPoolsTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "admin has no method " + std::to_string(method)); return;
   }
 }
@@ -29,6 +30,7 @@ void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Ta
     case Method::kCreatePool: MonitorCreatePool(mode, chi::ipc::FullPtr<CreatePoolTask>(task), rctx); return;
     case Method::kDestroyPool: MonitorDestroyPool(mode, chi::ipc::FullPtr<DestroyPoolTask>(task), rctx); return;
     case Method::kStopRuntime: MonitorStopRuntime(mode, chi::ipc::FullPtr<StopRuntimeTask>(task), rctx); return;
+    case Method::kListPools: MonitorListPools(mode, chi::ipc::FullPtr<ListPoolsTask>(task), rctx); return;
     default: return;
   }
 }
@@ -40,6 +42,7 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
     case Method::kCreatePool: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreatePoolTask>(task)); return;
     case Method::kDestroyPool: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
     case Method::kStopRuntime: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ListPoolsTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -53,6 +56,7 @@ void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi
     case Method::kCreatePool: ar.SaveTaskIn(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
     case Method::kDestroyPool: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
     case Method::kStopRuntime: ar.SaveTaskIn(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools: ar.SaveTaskIn(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
   }
 }
@@ -64,6 +68,7 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
     case Method::kCreatePool: return LoadTaskIn<CreatePoolTask>(ar);
     case Method::kDestroyPool: return LoadTaskIn<DestroyPoolTask>(ar);
     case Method::kStopRuntime: return LoadTaskIn<StopRuntimeTask>(ar);
+    case Method::kListPools: return LoadTaskIn<ListPoolsTask>(ar);
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method));
   }
 }
@@ -75,6 +80,7 @@ void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<c
     case Method::kCreatePool: ar.SaveTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
     case Method::kDestroyPool: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
     case Method::kStopRuntime: ar.SaveTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools: ar.SaveTaskOut(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
   }
 }
@@ -86,6 +92,7 @@ void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<ch
     case Method::kCreatePool: ar.LoadTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
     case Method::kDestroyPool: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
     case Method::kStopRuntime: ar.LoadTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools: ar.LoadTaskOut(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
   }
 }

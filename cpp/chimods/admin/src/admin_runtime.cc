@@ -1,5 +1,9 @@
 // Runtime side of the admin module (seed 002 "admin"): creates and destroys
 // pools through the PoolManager and stops the runtime.
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "admin/admin_tasks.h"
 #include "chimaera/client/ipc_manager.h"
 #include "chimaera/runtime/module_api.h"
@@ -70,6 +74,17 @@ class Runtime : public chi::Container {
     rt->Pools().Destroy(task->target_);
   }
   void MonitorDestroyPool(chi::MonitorModeId mode, chi::ipc::FullPtr<DestroyPoolTask> task, chi::RunContext &rctx) {
+    DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
+  }
+
+  void ListPools(chi::ipc::FullPtr<ListPoolsTask> task, chi::RunContext &) {
+    std::vector<chi::PoolInfo> pools = CHI_RUNTIME->Pools().List();
+    std::sort(pools.begin(), pools.end(), [](const auto &a, const auto &b) { return a.id_ < b.id_; });
+    std::string text;
+    for (const chi::PoolInfo &p : pools) text += p.id_.ToString() + "\t" + p.name_ + "\t" + p.module_ + "\n";
+    task->pools_ = text;
+  }
+  void MonitorListPools(chi::MonitorModeId mode, chi::ipc::FullPtr<ListPoolsTask> task, chi::RunContext &rctx) {
     DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
   }
 

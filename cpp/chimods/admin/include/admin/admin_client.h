@@ -7,6 +7,10 @@
  * on and frees with CHI_IPC_MANAGER->DelTask.
  * Thread-safety: stateless apart from pool_id_; callable from any thread.
  */
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "admin/admin_tasks.h"
 #include "chimaera/client/container_client.h"
 
@@ -15,6 +19,12 @@ namespace chimaera::admin {
 class Client : public chi::ContainerClient {
  public:
   Client() { pool_id_ = chi::kAdminPoolId; }
+
+  template <typename TaskT>
+  static chi::ipc::FullPtr<TaskT> Submit(chi::ipc::FullPtr<TaskT> task) {
+    CHI_IPC_MANAGER->Enqueue(task);
+    return task;
+  }
 
   chi::ipc::FullPtr<CreatePoolTask> AsyncCreatePool(const chi::ipc::MemContext &mctx,
                                                     const chi::DomainQuery &dom_query, const std::string &pool_name,
@@ -42,6 +52,30 @@ class Client : public chi::ContainerClient {
     auto task = ipc->NewTask<DestroyPoolTask>(mctx, ipc->NewTaskNode(), dom_query, target);
     ipc->Enqueue(task);
     ipc->DelTask(WaitChecked(task));
+  }
+  /** One pool of ListPools. */
+  struct PoolDesc {
+    chi::PoolId id;
+    std::string name;
+    std::string module;
+  };
+  /** The runtime's pools, sorted by id (the admin pool first). */
+  std::vector<PoolDesc> ListPools(const chi::ipc::MemContext &mctx, const chi::DomainQuery &dom_query) {
+    auto *ipc = CHI_IPC_MANAGER;
+    auto task = WaitChecked(Submit(ipc->NewTask<ListPoolsTask>(mctx, ipc->NewTaskNode(), dom_query)));
+    std::vector<PoolDesc> out;
+    std::string_view text = task->pools_.view();
+    while (!text.empty()) {
+      std::size_t nl = text.find('\n');
+      std::string_view line = text.substr(0, nl);
+      std::size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
+      if (t1 != std::string_view::npos && t2 != std::string_view::npos)
+        out.push_back({chi::PoolId(std::stoull(std::string(line.substr(0, t1)))), std::string(line.substr(t1 + 1, t2 - t1 - 1)),
+                       std::string(line.substr(t2 + 1))});
+      text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    }
+    ipc->DelTask(task);
+    return out;
   }
   /** Ask the runtime to stop; returns once the runtime accepted. */
   void StopRuntime(const chi::ipc::MemContext &mctx, const chi::DomainQuery &dom_query) {

@@ -83,6 +83,28 @@ struct StopRuntimeTask : public chi::Task {
   void SerializeOut(Ar &) {}
 };
 
+/** List the pools of this runtime: OUT `pools_` holds one line per pool,
+ * "<id>\t<name>\t<module>\n", sorted by id. */
+struct ListPoolsTask : public chi::Task {
+  OUT chi::ipc::string pools_;
+
+  explicit ListPoolsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), pools_(alloc.Get()) {}
+  ListPoolsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
+                const chi::DomainQuery &dom_query)
+      : chi::Task(alloc), pools_(alloc.Get()) {
+    task_node_ = task_node;
+    pool_ = chi::kAdminPoolId;
+    method_ = Method::kListPools;
+    dom_query_ = dom_query;
+  }
+  template <typename Ar>
+  void SerializeIn(Ar &) {}
+  template <typename Ar>
+  void SerializeOut(Ar &ar) {
+    ar(pools_);
+  }
+};
+
 /** Every module's kCreate / kDestroy task types. */
 using CreateTask = CreatePoolTask;
 using DestroyTask = DestroyPoolTask;
