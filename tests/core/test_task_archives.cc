@@ -158,3 +158,23 @@ TEST_F(TaskArchives, OutPathRejectsSizeMismatch) {
   EXPECT_THROW(in.LoadTaskOut(*orig), ArchiveError);
 }
 }  // namespace
+
+namespace {
+TEST_F(TaskArchives, HugeExposeIsRejectedAndFailedLoadsFreeTheirBuffers) {
+  auto orig = MakeOriginal(64);
+  orig->out_size_ = 1ull << 40;  // a 1 TiB exposed buffer, claimed by 20-odd bytes
+  TaskOutputArchiveIN out;
+  out.SaveTaskIn(*orig);
+  std::string wire = out.Get();
+  const chi::u64 before = alloc_.UnusedBumpBytes();
+  for (int i = 0; i < 1000; ++i) {
+    auto fresh = NewBlob();
+    TaskInputArchiveIN in(wire, alloc_);
+    EXPECT_THROW(in.LoadTaskIn(*fresh), ArchiveError);
+    EXPECT_TRUE(fresh->in_data_.IsNull());  // the CHI_WRITE buffer was freed and nulled
+    alloc_.DelObj(fresh);
+  }
+  // 1000 failed loads did not consume the heap: freed blocks were reused.
+  EXPECT_GT(alloc_.UnusedBumpBytes() + (1 << 20), before);
+}
+}  // namespace

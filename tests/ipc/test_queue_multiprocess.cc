@@ -342,3 +342,25 @@ TEST(MpscQueueDeadProducer, RealProcessKilledMidPushIsRecovered) {
   munmap(shm, MpscQueue<chi::u64>::SizeOf(16));
 }
 }  // namespace
+
+namespace {
+// The dead producer never moved tail_ and nobody pushed after it: recovery
+// must leave an empty queue (Size 0), not a wrapped-around one.
+TEST(MpscQueueDeadProducer, RecoveryMovesTailForALoneDeadClaim) {
+  QueueMem m(4);
+  auto &q = *m.q;
+  const chi::u32 ghost = 4000001;
+  ASSERT_TRUE(q.ClaimWithoutPublishForTesting(ghost, /*advance_tail=*/false));
+  EXPECT_TRUE(q.RecoverDeadProducer([&](chi::u32 pid) { return pid == ghost; }));
+  EXPECT_EQ(q.Size(), 0u);
+  EXPECT_TRUE(q.IsEmpty());
+  EXPECT_FALSE(q.RecoverDeadProducer([](chi::u32) { return true; }));  // free slots are not claims
+  chi::u64 out = 0;
+  for (chi::u64 i = 0; i < 20; ++i) {
+    ASSERT_EQ(q.Push(i), QueueStatus::kOk);
+    ASSERT_EQ(q.Pop(out), QueueStatus::kOk);
+    ASSERT_EQ(out, i);
+  }
+  EXPECT_TRUE(q.IsEmpty());
+}
+}  // namespace

@@ -94,7 +94,10 @@ void IpcManager::Finalize() noexcept {
 
 bool IpcManager::IsRuntimeAlive() const noexcept {
   if (segment_ == nullptr) return false;
-  return ipc::ProcessStartTicks(static_cast<int>(segment_->Header().owner_pid_)) == runtime_start_ticks_;
+  // Unknown (unreadable /proc) counts as alive: declaring a live runtime dead
+  // would let the caller free a task the runtime is still writing.
+  return ipc::QueryProcess(static_cast<int>(segment_->Header().owner_pid_), runtime_start_ticks_) !=
+         ipc::ProcessState::kGone;
 }
 
 ipc::Pointer IpcManager::AllocateTaskMemory(std::size_t bytes) {

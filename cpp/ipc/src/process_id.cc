@@ -24,6 +24,10 @@ u32 ThisProcessId() noexcept {
   return pid;
 }
 
-bool IsProcessDead(u32 pid) noexcept { return ProcessStartTicks(static_cast<int>(pid)) == 0; }
+bool IsProcessDead(u32 pid) noexcept {
+  // Positive evidence only (ESRCH, zombie): recovering a slot whose owner is
+  // in fact alive would let it write into a reused slot.
+  return pid != 0 && pid < (1u << 30) && QueryProcess(static_cast<int>(pid), 0) == ProcessState::kGone;
+}
 
 }  // namespace chi::ipc

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +55,26 @@ u64 ProcessStartTicks(int pid) noexcept {
   return 0;
 }
 
+ProcessState QueryProcess(int pid, u64 start_ticks) noexcept {
+  if (pid <= 0) return ProcessState::kGone;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return ProcessState::kGone;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!in || !std::getline(in, line)) return ProcessState::kUnknown;
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return ProcessState::kUnknown;
+  std::istringstream fields(line.substr(close + 2));
+  std::string tok;
+  for (int i = 0; i <= 19 && (fields >> tok); ++i) {
+    if (i == 0 && (tok == "Z" || tok == "X")) return ProcessState::kGone;
+    if (i == 19) {
+      u64 ticks = std::strtoull(tok.c_str(), nullptr, 10);
+      return start_ticks != 0 && ticks != start_ticks ? ProcessState::kGone : ProcessState::kAlive;
+    }
+  }
+  return ProcessState::kUnknown;
+}
+
 std::string Segment::MakeName(std::string_view instance) {
   std::string user;
   passwd pw{};
@@ -79,8 +100,10 @@ OwnerState Segment::QueryOwner(const std::string &name) {
     void *p = mmap(nullptr, sizeof(SegmentHeader), PROT_READ, MAP_SHARED, fd, 0);
     if (p != MAP_FAILED) {
       const auto &h = *static_cast<const SegmentHeader *>(p);
-      if (LoadMagic(h) == kSegmentMagic && h.owner_start_ticks_ != 0 &&
-          ProcessStartTicks(static_cast<int>(h.owner_pid_)) == h.owner_start_ticks_) {
+      // Only a positively gone owner makes the segment reclaimable: an
+      // unreadable /proc must never let us unlink a live runtime's segment.
+      if (LoadMagic(h) == kSegmentMagic &&
+          QueryProcess(static_cast<int>(h.owner_pid_), h.owner_start_ticks_) != ProcessState::kGone) {
         state = OwnerState::kAlive;
       }
       munmap(p, sizeof(SegmentHeader));

@@ -59,10 +59,12 @@ void Runtime::Start(const ServerConfig &config) {
   for (u32 i = 0; i < n; ++i) {
     auto *w = new (&workers_[i]) WorkerShared();
     w->id_ = i;
-    ipc::Pointer aq =
-        alloc.AllocateAligned(ActiveQueue::SizeOf(WorkOrchestrator::kMaxLanesPerWorker), alignof(ActiveQueue));
+    // Twice the lanes a worker may own: each lane is in it at most once, plus
+    // room for the rare duplicates SweepLanes adds.
+    const u32 depth = 2 * WorkOrchestrator::kMaxLanesPerWorker;
+    ipc::Pointer aq = alloc.AllocateAligned(ActiveQueue::SizeOf(depth), alignof(ActiveQueue));
     if (aq.IsNull()) throw ipc::ShmError("shared memory too small for the workers' active queues");
-    new (alloc.Convert(aq)) ActiveQueue(WorkOrchestrator::kMaxLanesPerWorker);
+    new (alloc.Convert(aq)) ActiveQueue(depth);
     w->active_queue_ = aq;
   }
   orchestrator_.Init(this, workers_, n);

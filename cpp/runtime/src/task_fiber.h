@@ -2,9 +2,10 @@
 // TaskFiber: a reusable coroutine (Boost.Context fiber) that runs one task at
 // a time for its worker. A task that blocks keeps its fiber suspended until
 // the worker resumes it; a task that finishes returns its fiber to the pool.
-// Private to the runtime library.
+// Stacks have a guard page: a module that overflows its stack faults
+// instead of corrupting memory. Private to the runtime library.
 #include <boost/context/fiber.hpp>
-#include <boost/context/fixedsize_stack.hpp>
+#include <boost/context/protected_fixedsize_stack.hpp>
 
 #include "chimaera/runtime/worker.h"
 
@@ -16,7 +17,7 @@ struct TaskFiber {
   RunContext *rctx_ = nullptr;
 
   TaskFiber(Worker *owner, std::size_t stack_bytes) {
-    cont_ = boost::context::fiber(std::allocator_arg, boost::context::fixedsize_stack(stack_bytes),
+    cont_ = boost::context::fiber(std::allocator_arg, boost::context::protected_fixedsize_stack(stack_bytes),
                                   [this, owner](boost::context::fiber &&w) {
                                     worker_ = std::move(w);
                                     for (;;) {

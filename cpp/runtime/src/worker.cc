@@ -79,7 +79,12 @@ void Worker::Loop() {
 
 void Worker::Park() {
   u32 key = shared_->doorbell_.PrepareWait();
-  if (!active_queue_->IsEmpty() || !overflow_.empty() || stop_.load(std::memory_order_acquire)) {
+  // Re-check everything that may have changed before PrepareWait, including
+  // a subtask completing (its completer's Notify may have seen no waiter).
+  const bool waiter_ready = std::any_of(waiting_.begin(), waiting_.end(), [](const WaitEntry &e) {
+    return e.rctx->waiting_on_ == nullptr || e.rctx->waiting_on_->IsComplete();
+  });
+  if (waiter_ready || !active_queue_->IsEmpty() || !overflow_.empty() || stop_.load(std::memory_order_acquire)) {
     shared_->doorbell_.CancelWait();
     return;
   }
@@ -181,8 +186,9 @@ void Worker::SweepLanes() {
       Log().warn("worker {}: lane {} of queue {} was flagged but not scheduled (a client died scheduling it): "
                  "rescheduling",
                  id_, w.lane->Header().lane_id_, w.lane->Header().queue_id_);
-      while (active_queue_->Push(ipc::ToPointer(w.lane)) == ipc::QueueStatus::kFull) {
-      }
+      // Full: this worker is its only consumer, so spinning would deadlock;
+      // the next sweep retries.
+      (void)active_queue_->Push(ipc::ToPointer(w.lane));
     }
     w.head = head;
   }
@@ -316,7 +322,7 @@ void Worker::BlockOn(Task *sub) {
   sub->waiter_worker_.store(id_ + 1, std::memory_order_seq_cst);
   if (sub->completion_.load(std::memory_order_seq_cst) == kComplete) return;
   rctx->waiting_on_ = sub;
-  waiting_.push_back({NowNs() + std::max<u64>(est_us, 1) * 1000, rctx});
+  waiting_.push_back({NowNs() + std::max<u64>(est_us, 1) * 1000, rctx, 0});
   std::push_heap(waiting_.begin(), waiting_.end(), Greater());
   Suspend(rctx);
 }
@@ -325,7 +331,7 @@ void Worker::YieldCurrent() {
   RunContext *rctx = current_;
   if (rctx == nullptr) return;
   rctx->waiting_on_ = nullptr;  // ready at once
-  waiting_.push_back({NowNs(), rctx});
+  waiting_.push_back({NowNs(), rctx, 0});
   std::push_heap(waiting_.begin(), waiting_.end(), Greater());
   Suspend(rctx);
 }
@@ -350,9 +356,13 @@ bool Worker::ResumeReadyWaiters(bool scan_all) {
     } else {
       u64 now = NowNs();
       if (top.due_ns <= now) {
+        // Overdue: re-check after a doubling delay (50 µs .. the sweep
+        // period); the subtask's completer rings our doorbell anyway, so a
+        // long subtask does not keep this worker polling.
         std::pop_heap(waiting_.begin(), waiting_.end(), Greater());
         waiting_.pop_back();
-        top.due_ns = now + 50000;  // re-check in 50 µs (or sooner on a doorbell)
+        top.backoff_ns = std::min<u64>(top.backoff_ns ? top.backoff_ns * 2 : 50000, u64{kSweepPeriodUs} * 1000);
+        top.due_ns = now + top.backoff_ns;
         waiting_.push_back(top);
         std::push_heap(waiting_.begin(), waiting_.end(), Greater());
       }

@@ -22,8 +22,9 @@
  *
  * Errors: truncated or corrupted bytes throw chi::ArchiveError (never an
  * out-of-bounds read: every length is checked against the bytes remaining
- * before anything is allocated or copied); a buffer that cannot be allocated
- * throws ipc::ShmOutOfMemory.
+ * before anything is allocated or copied, and CHI_EXPOSE sizes against a
+ * limit); a buffer that cannot be allocated throws ipc::ShmOutOfMemory. A
+ * failed LoadTaskIn frees the bulk buffers it allocated.
  * Thread-safety: an archive object is used by one thread.
  */
 #include <cereal/archives/portable_binary.hpp>
@@ -35,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "chimaera/core/task.h"
 #include "chimaera/ipc/shm_string.h"
@@ -225,6 +227,10 @@ class TaskOutputArchiveIN : public detail::TaskOutputArchiveBase {
 class TaskInputArchiveIN : public detail::TaskInputArchiveBase {
  public:
   using TaskInputArchiveBase::TaskInputArchiveBase;
+  /** Largest CHI_EXPOSE buffer accepted, in bytes (default 256 MiB): its size
+   * comes from the (untrusted) bytes and nothing bounds it otherwise. */
+  void SetMaxExposeBytes(u64 n) noexcept { max_expose_bytes_ = n; }
+
   /** Allocates the rebuilt task's buffer of `size` bytes in the archive's
    * allocator: filled with the sent bytes (CHI_WRITE) or zeroed (CHI_EXPOSE). */
   void bulk(ipc::Pointer &p, std::size_t &size, u32 flags) {
@@ -233,18 +239,40 @@ class TaskInputArchiveIN : public detail::TaskInputArchiveBase {
     if ((flags & CHI_WRITE) && n > Remaining())
       throw ArchiveError("truncated task bytes: bulk of " + std::to_string(n) + " bytes, " +
                          std::to_string(Remaining()) + " remain");
+    if (!(flags & CHI_WRITE) && n > max_expose_bytes_)
+      throw ArchiveError("exposed bulk buffer of " + std::to_string(n) + " bytes exceeds the limit of " +
+                         std::to_string(max_expose_bytes_));
     p = alloc_.Allocate(n);
     if (p.IsNull()) throw ipc::ShmOutOfMemory();
+    allocated_.push_back(&p);
     char *dst = alloc_.Convert<char>(p);
     if (flags & CHI_WRITE) ReadBytes(dst, n);
     else std::memset(dst, 0, n);
     size = n;
   }
+  /** Rebuild `task`. On error, the bulk buffers allocated so far are freed
+   * (and their pointers in the task nulled) before the exception propagates;
+   * the task's strings and vectors are freed by its destructor. */
   template <typename TaskT>
   void LoadTaskIn(TaskT &task) {
-    (*this)(task.pool_, task.method_, task.prio_, task.task_node_, task.dom_query_, task.task_flags_);
-    task.SerializeIn(*this);
+    allocated_.clear();
+    try {
+      (*this)(task.pool_, task.method_, task.prio_, task.task_node_, task.dom_query_, task.task_flags_);
+      task.SerializeIn(*this);
+    } catch (...) {
+      for (ipc::Pointer *p : allocated_) {
+        alloc_.Free(*p);
+        *p = ipc::Pointer();
+      }
+      allocated_.clear();
+      throw;
+    }
+    allocated_.clear();
   }
+
+ private:
+  u64 max_expose_bytes_ = u64{256} << 20;
+  std::vector<ipc::Pointer *> allocated_;  // bulk buffers of the task being loaded
 };
 
 /** Serialize OUT params (remote side). */

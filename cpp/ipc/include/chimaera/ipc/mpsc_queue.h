@@ -98,11 +98,15 @@ class alignas(kCacheLineBytes) MpscQueue {
     char *base = SlotBase();
     for (u32 i = 0; i < capacity_; ++i) {
       // A slot is free for position p when its seq_ holds the publication
-      // value of the previous lap, p - capacity + 1. Fresh slot i starts at
-      // that value for p = i (mod 2^64), so every slot reads as empty.
+      // value of the previous lap, p - capacity + 1. Positions start at
+      // capacity (see head_/tail_), so fresh slot i is free for position
+      // capacity + i with seq_ = i + 1: small, never mistaken for a claim.
       Slot *slot = new (base + std::size_t{i} * sizeof(Slot)) Slot();
-      slot->seq_.store(u64{i} - capacity_ + 1, std::memory_order_relaxed);
+      slot->seq_.store(u64{i} + 1, std::memory_order_relaxed);
     }
+    tail_.store(capacity_, std::memory_order_relaxed);
+    cached_head_.store(capacity_, std::memory_order_relaxed);
+    head_.store(capacity_, std::memory_order_relaxed);
   }
 
   MpscQueue(const MpscQueue &) = delete;
@@ -195,6 +199,10 @@ class alignas(kCacheLineBytes) MpscQueue {
     // the claimant was alive after all and published meanwhile.
     if (!slot.seq_.compare_exchange_strong(seq, head + 1, std::memory_order_acq_rel, std::memory_order_relaxed))
       return false;
+    // The dead producer may have died before moving tail_ past its slot:
+    // help it (relaxed, as every tail_ CAS), so tail_ >= head_ always holds.
+    u64 expected = head;
+    tail_.compare_exchange_strong(expected, head + 1, std::memory_order_relaxed, std::memory_order_relaxed);
     // release: as in Pop, our last access to the slot happens-before reuse.
     head_.store(head + 1, std::memory_order_release);
     return true;
@@ -256,6 +264,7 @@ class alignas(kCacheLineBytes) MpscQueue {
     const u64 head = head_.load(std::memory_order_acquire);
     // relaxed: an approximate count needs no ordering beyond the one above.
     const u64 tail = tail_.load(std::memory_order_relaxed);
+    if (tail <= head) return 0;  // a stale tail (snapshot order), never negative
     const u64 n = tail - head;
     return n > capacity_ ? capacity_ : n;
   }

@@ -13,8 +13,9 @@ namespace chi::ipc {
 /** getpid() of the calling process, from a cache refreshed after fork(). */
 u32 ThisProcessId() noexcept;
 
-/** True when `pid` no longer runs: absent, or a zombie (dead, not reaped).
- * Costs a /proc read (~10 µs): for rare recovery paths only. */
+/** True only on positive evidence that `pid` no longer runs: it does not
+ * exist (ESRCH) or is a zombie. False when /proc cannot be read. Costs a
+ * /proc read (~10 µs): for rare recovery paths only. */
 bool IsProcessDead(u32 pid) noexcept;
 
 }  // namespace chi::ipc

@@ -114,7 +114,17 @@ class Segment {
 };
 
 /** Start time of process `pid` in clock ticks since boot (field 22 of
- * /proc/<pid>/stat), or 0 when the process does not exist. */
+ * /proc/<pid>/stat), or 0 when the process does not exist, is a zombie, or
+ * its /proc entry cannot be read. Prefer ProcessGone for liveness decisions. */
 u64 ProcessStartTicks(int pid) noexcept;
+
+/** What is known of process `pid` (whose start ticks were `start_ticks`, or
+ * 0 when unknown). */
+enum class ProcessState { kAlive, kGone, kUnknown };
+/** kGone only on positive evidence: kill(pid, 0) fails with ESRCH, the
+ * process is a zombie, or its start time differs (the pid was reused).
+ * kUnknown when /proc cannot be read (fd limit, another pid namespace):
+ * callers must then treat the process as alive. */
+ProcessState QueryProcess(int pid, u64 start_ticks) noexcept;
 
 }  // namespace chi::ipc

@@ -71,6 +71,7 @@ class Worker {
   struct WaitEntry {
     u64 due_ns;
     RunContext *rctx;
+    u64 backoff_ns;  // re-check delay once overdue (doubles, capped)
     bool operator>(const WaitEntry &o) const noexcept { return due_ns > o.due_ns; }
   };
 
