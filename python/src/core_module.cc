@@ -165,7 +165,7 @@ u64 MdBatch(u64 pool, u64 n, u32 window) {
     ShmAccess access(epoch);
     auto *ipc = CHI_IPC_MANAGER;
     std::size_t head = 0, count = 0;
-    auto last_check = std::chrono::steady_clock::now();
+    InterruptPoller poller;
     // A disconnect from another thread abandons the in-flight tasks (their
     // memory is about to be unmapped) instead of touching them again.
     auto retire = [&](ipc::FullPtr<MdTask> &t) {
@@ -201,14 +201,7 @@ u64 MdBatch(u64 pool, u64 n, u32 window) {
         head = (head + 1) % window;
         --count;
         ++completed;
-        if ((completed & 255) == 0) {
-          auto now = std::chrono::steady_clock::now();
-          if (now - last_check > std::chrono::milliseconds(50)) {
-            last_check = now;
-            py::gil_scoped_acquire acquire;
-            if (PyErr_CheckSignals() != 0) interrupted = true;  // error stays set
-          }
-        }
+        if ((completed & 255) == 0 && poller.Interrupted()) interrupted = true;  // error stays set
       }
     } catch (...) {
       failure = std::current_exception();

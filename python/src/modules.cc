@@ -263,7 +263,7 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
     };
     std::vector<Slot> ring(window);
     std::size_t head = 0, count = 0, next = 0;
-    auto last_check = std::chrono::steady_clock::now();
+    InterruptPoller poller;
     auto retire = [&]() {
       Slot &s = ring[head];
       head = (head + 1) % window;
@@ -322,12 +322,7 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
         }
         if (count == 0) break;
         retire();
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_check > std::chrono::milliseconds(50)) {
-          last_check = now;
-          py::gil_scoped_acquire acquire;
-          if (PyErr_CheckSignals() != 0) interrupted = true;  // error stays set
-        }
+        if (poller.Interrupted()) interrupted = true;  // error stays set
       }
     } catch (...) {
       if (!failure) failure = std::current_exception();

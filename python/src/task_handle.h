@@ -18,6 +18,7 @@
  */
 #include <pybind11/pybind11.h>
 
+#include <chrono>
 #include <string>
 
 #include "chimaera/client/ipc_manager.h"
@@ -126,6 +127,24 @@ class TaskHandle {
   u64 value_ = 0;
   ResultFn result_fn_ = nullptr;
   py::object result_;
+};
+
+/** For loops that run with the GIL released: at most every 50 ms, take the
+ * GIL and ask Python whether a signal (Ctrl-C) is pending. The Python error
+ * stays set for the caller to raise once the loop has cleaned up. */
+class InterruptPoller {
+ public:
+  /** True when a signal handler raised (KeyboardInterrupt and the like). */
+  bool Interrupted() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::milliseconds(50)) return false;
+    last_check_ = now;
+    py::gil_scoped_acquire acquire;
+    return PyErr_CheckSignals() != 0;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace chi::pyb

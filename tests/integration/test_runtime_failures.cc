@@ -49,6 +49,22 @@ TEST(RuntimeFailures, ClientKilledDuringLoadDoesNotStopTheRuntime) {
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
 }
 
+/** In a forked client process attached to the runtime on `port`, apply
+ * `fn` to every process-queue lane, then exit (leaving whatever `fn` did, as
+ * a client that dies there would). Returns once the child is reaped. */
+template <typename Fn>
+void RunInChildClient(chi::u16 port, Fn fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    CHI_IPC_MANAGER->Finalize();
+    CHI_IPC_MANAGER->ClientInit(port);
+    chi::TaskQueue &pq = CHI_IPC_MANAGER->ProcessQueue();
+    for (chi::u32 l = 0; l < pq.GetNumLanes(); ++l) fn(pq.GetLane(l));
+    _exit(0);
+  }
+  ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+}
+
 // Deterministic version of a client killed inside Enqueue: the child claims
 // the next slot of EVERY process-queue lane (with its own pid) and exits
 // without publishing them, as a client SIGKILLed between the claim and the
@@ -59,17 +75,9 @@ TEST(RuntimeFailures, ClientKilledInsideEnqueueDoesNotWedgeTheQueue) {
   ASSERT_TRUE(rt.Start()) << rt.Log();
   Client c;
   c.Create("w");
-  chi::u16 port = rt.Port();
-  pid_t pid = fork();
-  if (pid == 0) {
-    CHI_IPC_MANAGER->Finalize();
-    CHI_IPC_MANAGER->ClientInit(port);
-    chi::TaskQueue &pq = CHI_IPC_MANAGER->ProcessQueue();
-    for (chi::u32 l = 0; l < pq.GetNumLanes(); ++l)
-      pq.GetLane(l).Queue().ClaimWithoutPublishForTesting(chi::ipc::ThisProcessId());
-    _exit(0);
-  }
-  ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+  RunInChildClient(rt.Port(), [](chi::TaskLane &lane) {
+    lane.Queue().ClaimWithoutPublishForTesting(chi::ipc::ThisProcessId());
+  });
   for (chi::u64 i = 0; i < 1000; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
   EXPECT_NE(rt.Log().find("died inside Enqueue"), std::string::npos) << rt.Log();
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
@@ -84,16 +92,7 @@ TEST(RuntimeFailures, LaneFlaggedByADeadClientIsRescheduled) {
   ASSERT_TRUE(rt.Start()) << rt.Log();
   Client c;
   c.Create("w");
-  chi::u16 port = rt.Port();
-  pid_t pid = fork();
-  if (pid == 0) {
-    CHI_IPC_MANAGER->Finalize();
-    CHI_IPC_MANAGER->ClientInit(port);
-    chi::TaskQueue &pq = CHI_IPC_MANAGER->ProcessQueue();
-    for (chi::u32 l = 0; l < pq.GetNumLanes(); ++l) pq.GetLane(l).Header().in_active_.store(1);
-    _exit(0);
-  }
-  ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+  RunInChildClient(rt.Port(), [](chi::TaskLane &lane) { lane.Header().in_active_.store(1); });
   auto t0 = Clock::now();
   for (chi::u64 i = 0; i < 100; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);

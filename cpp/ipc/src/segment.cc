@@ -38,41 +38,45 @@ u64 LoadMagic(const SegmentHeader &h) {
 
 }  // namespace
 
-u64 ProcessStartTicks(int pid) noexcept {
-  if (pid <= 0) return 0;
+namespace {
+// Field 3 (state) and field 22 (start time, clock ticks since boot) of
+// /proc/<pid>/stat. False when the entry cannot be read or parsed.
+bool ReadProcStat(int pid, char *state, u64 *start_ticks) noexcept {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!in || !std::getline(in, line)) return 0;
+  if (!in || !std::getline(in, line)) return false;
   auto close = line.rfind(')');  // the command name may contain spaces and ')'
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
   std::istringstream fields(line.substr(close + 2));
   std::string tok;
   // After ") ": field 3 (state) is token 0, field 22 (starttime) is token 19.
   for (int i = 0; i <= 19 && (fields >> tok); ++i) {
-    if (i == 0 && (tok == "Z" || tok == "X")) return 0;  // zombie / dead: not alive
-    if (i == 19) return std::strtoull(tok.c_str(), nullptr, 10);
+    if (i == 0) *state = tok.empty() ? '?' : tok[0];
+    if (i == 19) {
+      *start_ticks = std::strtoull(tok.c_str(), nullptr, 10);
+      return true;
+    }
   }
-  return 0;
+  return false;
+}
+bool IsZombie(char state) { return state == 'Z' || state == 'X'; }
+}  // namespace
+
+u64 ProcessStartTicks(int pid) noexcept {
+  char state = 0;
+  u64 ticks = 0;
+  if (pid <= 0 || !ReadProcStat(pid, &state, &ticks) || IsZombie(state)) return 0;
+  return ticks;
 }
 
 ProcessState QueryProcess(int pid, u64 start_ticks) noexcept {
   if (pid <= 0) return ProcessState::kGone;
   if (kill(pid, 0) != 0 && errno == ESRCH) return ProcessState::kGone;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!in || !std::getline(in, line)) return ProcessState::kUnknown;
-  auto close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return ProcessState::kUnknown;
-  std::istringstream fields(line.substr(close + 2));
-  std::string tok;
-  for (int i = 0; i <= 19 && (fields >> tok); ++i) {
-    if (i == 0 && (tok == "Z" || tok == "X")) return ProcessState::kGone;
-    if (i == 19) {
-      u64 ticks = std::strtoull(tok.c_str(), nullptr, 10);
-      return start_ticks != 0 && ticks != start_ticks ? ProcessState::kGone : ProcessState::kAlive;
-    }
-  }
-  return ProcessState::kUnknown;
+  char state = 0;
+  u64 ticks = 0;
+  if (!ReadProcStat(pid, &state, &ticks)) return ProcessState::kUnknown;
+  if (IsZombie(state)) return ProcessState::kGone;
+  return start_ticks != 0 && ticks != start_ticks ? ProcessState::kGone : ProcessState::kAlive;
 }
 
 std::string Segment::MakeName(std::string_view instance) {

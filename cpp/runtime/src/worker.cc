@@ -109,7 +109,11 @@ bool Worker::PollActiveQueue() {
   WorkerShared *workers = rt_->Workers();
   ipc::Pointer lane_ptr;
   if (active_queue_->Pop(lane_ptr) != ipc::QueueStatus::kOk) {
-    if (!active_queue_->IsEmpty()) RecoverActiveQueue();  // head claimed, not published
+    if (!active_queue_->IsEmpty()) {  // head claimed, not published
+      if (u32 pid = RecoverDeadClaim(*active_queue_))
+        Log().warn("worker {}: active queue: skipped a slot claimed by process {}, which died scheduling a lane",
+                   id_, pid);
+    }
     return false;
   }
   for (int lanes = 0; lanes < 16 && (lanes == 0 || active_queue_->Pop(lane_ptr) == ipc::QueueStatus::kOk);
@@ -129,38 +133,30 @@ bool Worker::PollActiveQueue() {
       // Non-empty but nothing popped: the head slot is claimed and not yet
       // published. Normally its producer is a few instructions from done; if
       // it was killed there, skip the slot (DESIGN.md §8).
-      if (popped == 0) RecoverDeadProducer(*lane);
+      if (popped == 0) {
+        if (u32 pid = RecoverDeadClaim(lane->Queue()))
+          Log().warn("worker {}: lane {} of queue {}: skipped a slot claimed by process {}, which died inside Enqueue",
+                     id_, lane->Header().lane_id_, lane->Header().queue_id_, pid);
+      }
       TaskQueue::Reschedule(*lane, workers);
     }
   }
   return worked;
 }
 
-void Worker::RecoverDeadProducer(TaskLane &lane) {
-  // A /proc read per check: at most one check per millisecond per worker.
+// A slot claimed by a producer killed inside Push (MpscQueue::
+// RecoverDeadProducer). A /proc read per check: at most one check per
+// millisecond per worker. Returns the dead producer's pid, or 0.
+u32 Worker::RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue) {
   const u64 now = NowNs();
-  if (now - last_recovery_check_ns_ < 1000000) return;
+  if (now - last_recovery_check_ns_ < 1000000) return 0;
   last_recovery_check_ns_ = now;
   u32 dead_pid = 0;
-  if (lane.Queue().RecoverDeadProducer([&](u32 pid) {
-        dead_pid = pid;
-        return ipc::IsProcessDead(pid);
-      }))
-    Log().warn("worker {}: lane {} of queue {}: skipped a slot claimed by process {}, which died inside Enqueue",
-               id_, lane.Header().lane_id_, lane.Header().queue_id_, dead_pid);
-}
-
-void Worker::RecoverActiveQueue() {
-  const u64 now = NowNs();
-  if (now - last_recovery_check_ns_ < 1000000) return;
-  last_recovery_check_ns_ = now;
-  u32 dead_pid = 0;
-  if (active_queue_->RecoverDeadProducer([&](u32 pid) {
-        dead_pid = pid;
-        return ipc::IsProcessDead(pid);
-      }))
-    Log().warn("worker {}: active queue: skipped a slot claimed by process {}, which died scheduling a lane", id_,
-               dead_pid);
+  bool skipped = queue.RecoverDeadProducer([&](u32 pid) {
+    dead_pid = pid;
+    return ipc::IsProcessDead(pid);
+  });
+  return skipped ? dead_pid : 0;
 }
 
 void Worker::AddLane(TaskLane *lane) {

@@ -78,8 +78,7 @@ class Worker {
   void Loop();
   bool PollActiveQueue();
   void HandleTask(TaskLane &lane, ipc::Pointer task);
-  void RecoverDeadProducer(TaskLane &lane);
-  void RecoverActiveQueue();
+  u32 RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue);
   void SweepLanes();
   void RouteTask(ipc::FullPtr<Task> task);
   void StartTask(ipc::FullPtr<Task> task, Container *container);
