@@ -1,6 +1,6 @@
 // TaskQueue scheduling protocol (seed 003 "Active Queues", DESIGN.md §4):
 // a lane enters its worker's active queue only on the 0->1 flip of its flag,
-// so it is there at most once; after BeginDrain a new task re-schedules it;
+// so it is there at most once; after Release a new task re-schedules it;
 // under concurrent producers and one draining consumer no task is lost or
 // duplicated. Also round-robin lane mapping is visible in the lane headers.
 #include <gtest/gtest.h>
@@ -55,13 +55,23 @@ TEST_F(TaskQueueTest, LaneIsScheduledOncePerFlip) {
   ipc::Pointer got;
   ASSERT_EQ(Active(1).Pop(got), ipc::QueueStatus::kOk);
   EXPECT_EQ(seg_->GetAllocator().Convert<TaskLane>(got), &lane);
-  TaskQueue::BeginDrain(lane);
   ipc::Pointer t;
   for (int i = 0; i < 100; ++i) ASSERT_EQ(lane.Pop(t), ipc::QueueStatus::kOk);
-  // Drained: the next task schedules the lane again, exactly once.
+  // Drained but still held by its worker: new tasks do not schedule it.
   TaskQueue::Enqueue(lane, ipc::Pointer(ipc::AllocatorId(40), 16), workers_.ptr_);
+  EXPECT_EQ(Active(1).Size(), 0u);
+  // Released while non-empty: the worker takes it back (nothing scheduled).
+  EXPECT_TRUE(TaskQueue::Release(lane));
+  EXPECT_EQ(lane.Header().in_active_.load(), 1u);
+  ASSERT_EQ(lane.Pop(t), ipc::QueueStatus::kOk);
+  // Released empty: the next task schedules the lane again, exactly once.
+  EXPECT_FALSE(TaskQueue::Release(lane));
+  EXPECT_EQ(lane.Header().in_active_.load(), 0u);
+  bool woke = true;
+  TaskQueue::Enqueue(lane, ipc::Pointer(ipc::AllocatorId(40), 16), workers_.ptr_, &woke);
   TaskQueue::Enqueue(lane, ipc::Pointer(ipc::AllocatorId(40), 32), workers_.ptr_);
   EXPECT_EQ(Active(1).Size(), 1u);
+  EXPECT_FALSE(woke);  // nobody is parked on worker 1's doorbell
 }
 
 TEST_F(TaskQueueTest, HeadersCarryQueueLaneAndWorker) {
@@ -82,8 +92,10 @@ TEST_F(TaskQueueTest, FullLaneIsReportedNotLost) {
   EXPECT_EQ(Active(0).Size(), 1u);
 }
 
-// Producers on 3 threads, one consumer thread emulating the worker loop:
-// every task is seen exactly once and the lane is never in the active queue twice.
+// Producers on 3 threads, one consumer thread emulating the worker loop
+// (hold drained lanes, poll them, release them when idle): every task is seen
+// exactly once, no task is stranded in a released lane, and a lane is never
+// in the active queue twice.
 TEST_F(TaskQueueTest, ConcurrentProducersOneWorkerNothingLostOrDuplicated) {
   constexpr int kProducers = 3;
   constexpr u64 kPerProducer = 30000;
@@ -92,19 +104,32 @@ TEST_F(TaskQueueTest, ConcurrentProducersOneWorkerNothingLostOrDuplicated) {
   std::vector<u64> seen;
   std::thread worker([&] {
     ipc::Allocator &a = seg_->GetAllocator();
-    std::set<TaskLane *> in_active;
+    std::set<TaskLane *> held;
+    int idle = 0;
+    auto drain = [&](TaskLane *lane) {
+      ipc::Pointer t;
+      int n = 0;
+      for (; n < 64 && lane->Pop(t) == ipc::QueueStatus::kOk; ++n) seen.push_back(t.offset_ / 16);
+      return n;
+    };
     while (seen.size() < kProducers * kPerProducer) {
+      bool worked = false;
       ipc::Pointer lp;
-      if (Active(0).Pop(lp) != ipc::QueueStatus::kOk) {
-        std::this_thread::yield();
+      while (Active(0).Pop(lp) == ipc::QueueStatus::kOk) {
+        auto *lane = a.Convert<TaskLane>(lp);
+        if (held.count(lane) != 0) duplicate_schedule = true;  // scheduled while we held it
+        worked |= drain(lane) > 0;
+        held.insert(lane);
+      }
+      for (TaskLane *lane : held) worked |= drain(lane) > 0;
+      if (worked) {
+        idle = 0;
         continue;
       }
-      auto *lane = a.Convert<TaskLane>(lp);
-      if (Active(0).Size() > 2) duplicate_schedule = true;  // at most lanes 0 and 2 besides
-      TaskQueue::BeginDrain(*lane);
-      ipc::Pointer t;
-      for (int i = 0; i < 64 && lane->Pop(t) == ipc::QueueStatus::kOk; ++i) seen.push_back(t.offset_ / 16);
-      if (!lane->IsEmpty()) TaskQueue::Reschedule(*lane, workers_.ptr_);
+      if (++idle % 16 == 0) {  // "park": let go of every lane
+        for (auto it = held.begin(); it != held.end();) it = TaskQueue::Release(**it) ? std::next(it) : held.erase(it);
+      }
+      std::this_thread::yield();
     }
   });
   std::vector<std::thread> producers;

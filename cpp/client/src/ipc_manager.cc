@@ -67,7 +67,7 @@ void IpcManager::ClientInitWait(u16 port, int wait_ms) {
       return;
     } catch (const RuntimeUnavailable &) {
       if (std::chrono::steady_clock::now() >= deadline) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
 }

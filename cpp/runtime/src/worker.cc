@@ -49,6 +49,7 @@ void Worker::Loop() {
   int idle = 0;
   while (!stop_.load(std::memory_order_acquire)) {
     bool worked = PollActiveQueue();
+    worked |= PollHeldLanes();
     worked |= RetryOverflow();
     worked |= ResumeReadyWaiters(false);  // seed 003: check the heap's minimum every iteration
     if (worked) {
@@ -58,7 +59,11 @@ void Worker::Loop() {
     // Idle: spin (pause) briefly, then keep polling but yield the core each
     // time so a client or another worker on an oversubscribed machine runs,
     // then park on the doorbell (DESIGN.md §8: no unbounded busy-spin).
-    if (++idle < kIdleSpins) {
+    // When the latest client task came from this very CPU (the kernel often
+    // wakes a parked worker onto its waker's CPU), that client is waiting
+    // for the CPU we hold: skip the pause-spin and yield at once.
+    if (++idle == 1 && static_cast<int>(last_client_cpu_) == sched_getcpu()) idle = kIdleSpins;
+    if (idle < kIdleSpins) {
       CpuRelax();
       continue;
     }
@@ -67,6 +72,10 @@ void Worker::Loop() {
       continue;
     }
     if (ResumeReadyWaiters(true)) {  // before sleeping, look at every waiter
+      idle = 0;
+      continue;
+    }
+    if (ReleaseHeldLanes()) {  // a lane got a task while we let go of it
       idle = 0;
       continue;
     }
@@ -106,7 +115,6 @@ void Worker::Park() {
 bool Worker::PollActiveQueue() {
   bool worked = false;
   ipc::Allocator &alloc = rt_->GetAllocator();
-  WorkerShared *workers = rt_->Workers();
   ipc::Pointer lane_ptr;
   if (active_queue_->Pop(lane_ptr) != ipc::QueueStatus::kOk) {
     if (!active_queue_->IsEmpty()) {  // head claimed, not published
@@ -119,29 +127,60 @@ bool Worker::PollActiveQueue() {
   for (int lanes = 0; lanes < 16 && (lanes == 0 || active_queue_->Pop(lane_ptr) == ipc::QueueStatus::kOk);
        ++lanes) {
     auto *lane = alloc.Convert<TaskLane>(lane_ptr);
-    TaskQueue::BeginDrain(*lane);
-    ipc::Pointer task;
-    int popped = 0;
-    // A stop leaves the rest queued: Runtime::Stop fails them (DESIGN.md §8).
-    for (; popped < kTasksPerLaneVisit && !stop_.load(std::memory_order_relaxed) &&
-           lane->Pop(task) == ipc::QueueStatus::kOk;
-         ++popped) {
-      HandleTask(*lane, task);
-    }
+    const int popped = DrainLane(*lane);
     worked |= popped > 0;
-    if (!lane->IsEmpty()) {
-      // Non-empty but nothing popped: the head slot is claimed and not yet
-      // published. Normally its producer is a few instructions from done; if
-      // it was killed there, skip the slot (DESIGN.md §8).
-      if (popped == 0) {
-        if (u32 pid = RecoverDeadClaim(lane->Queue()))
-          Log().warn("worker {}: lane {} of queue {}: skipped a slot claimed by process {}, which died inside Enqueue",
-                     id_, lane->Header().lane_id_, lane->Header().queue_id_, pid);
-      }
-      TaskQueue::Reschedule(*lane, workers);
+    // Non-empty but nothing popped: the head slot is claimed and not yet
+    // published. Normally its producer is a few instructions from done; if it
+    // was killed there, skip the slot (DESIGN.md §8).
+    if (popped == 0 && !lane->IsEmpty()) {
+      if (u32 pid = RecoverDeadClaim(lane->Queue()))
+        Log().warn("worker {}: lane {} of queue {}: skipped a slot claimed by process {}, which died inside Enqueue",
+                   id_, lane->Header().lane_id_, lane->Header().queue_id_, pid);
     }
+    HoldLane(lane);
   }
   return worked;
+}
+
+int Worker::DrainLane(TaskLane &lane) {
+  ipc::Pointer task;
+  int popped = 0;
+  // A stop leaves the rest queued: Runtime::Stop fails them (DESIGN.md §8).
+  for (; popped < kTasksPerLaneVisit && !stop_.load(std::memory_order_relaxed) &&
+         lane.Pop(task) == ipc::QueueStatus::kOk;
+       ++popped) {
+    HandleTask(lane, task);
+  }
+  if (popped > 0 && lane.Header().is_process_lane_)
+    last_client_cpu_ = lane.Header().last_producer_cpu_.load(std::memory_order_relaxed);
+  return popped;
+}
+
+// Keep holding a lane we drained (TaskQueue: its flag stays 1, producers skip
+// the active queue and the doorbell) and poll it directly from now on.
+void Worker::HoldLane(TaskLane *lane) {
+  if (std::find(held_lanes_.begin(), held_lanes_.end(), lane) != held_lanes_.end()) return;
+  if (held_lanes_.size() >= kMaxHeldLanes) {
+    TaskLane *oldest = held_lanes_.front();
+    // Taken back (it has tasks): it stays held unless the active queue takes it.
+    if (!TaskQueue::Release(*oldest) || active_queue_->Push(ipc::ToPointer(oldest)) == ipc::QueueStatus::kOk)
+      held_lanes_.erase(held_lanes_.begin());
+  }
+  held_lanes_.push_back(lane);
+}
+
+bool Worker::PollHeldLanes() {
+  bool worked = false;
+  for (std::size_t i = 0; i < held_lanes_.size(); ++i) worked |= DrainLane(*held_lanes_[i]) > 0;
+  return worked;
+}
+
+bool Worker::ReleaseHeldLanes() {
+  auto still_held = std::remove_if(held_lanes_.begin(), held_lanes_.end(),
+                                   [](TaskLane *lane) { return !TaskQueue::Release(*lane); });
+  const bool taken_back = still_held != held_lanes_.begin();
+  held_lanes_.erase(still_held, held_lanes_.end());
+  return taken_back;
 }
 
 // A slot claimed by a producer killed inside Push (MpscQueue::

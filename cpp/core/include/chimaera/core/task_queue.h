@@ -6,23 +6,34 @@
  * Used for the process queue (ServerInitQueues) and for every container's
  * local queues (CreateLocalQueue). Lives in the shared-memory segment.
  *
- * Scheduling protocol (no cold queue, de-duplicated active-queue entries):
- *  - Producer (client or runtime) `Enqueue`: push the task, then
- *    `in_active_.exchange(1, acq_rel)`; only the thread that flips 0->1 pushes
- *    the lane onto its worker's active queue and rings the worker's doorbell.
- *  - Worker `BeginDrain`: `in_active_.exchange(0, acq_rel)` BEFORE popping.
- *    The acquire half synchronises with every producer whose exchange it
- *    read, so their pushed tasks are visible to the pops that follow; a task
- *    pushed after the exchange finds the flag 0 and re-schedules the lane.
- *  - After its 64-task budget the worker calls `Reschedule` if the lane is
- *    still non-empty (again only on a 0->1 flip).
- * So a lane is in at most one active queue at most once, and a non-empty lane
- * is always either scheduled or being drained. A lane is mapped to exactly one
- * worker (LaneHeader::worker_id_), so two workers never drain it at once.
+ * Scheduling protocol (no cold queue, de-duplicated active-queue entries).
+ * `in_active_` == 1 means "the lane's worker holds the lane": it is in the
+ * worker's active queue, being drained, or polled directly by the worker.
+ *  - Producer (client or runtime) `Enqueue`: push the task, seq_cst fence,
+ *    load the flag. 1: done (the worker will see the task; no active-queue
+ *    push, no doorbell, and the flag's cache line is only read, so it stays
+ *    shared between the cores). 0: `exchange(1)`; only the thread that flips
+ *    0->1 pushes the lane onto its worker's active queue and rings the
+ *    worker's doorbell.
+ *  - Worker: pops a lane from its active queue and keeps holding it after
+ *    draining (at most 64 tasks per visit, seed 003), polling it directly
+ *    while it has work or spins; before it parks it `Release`s every lane it
+ *    holds: store 0, seq_cst fence, and if the lane is not empty after all,
+ *    take it back (exchange(1) == 0) and drain it.
+ * The two fences make this a store-buffering (Dekker) pair: either the
+ * producer sees the flag 0 (and schedules), or the worker sees the task. So a
+ * non-empty lane is always held by its worker, and it is in the active queue
+ * at most once per 0->1 flip. A lane is mapped to exactly one worker
+ * (LaneHeader::worker_id_), so two workers never drain it at once.
+ * (DESIGN.md §4 has the worker clear the flag before each drain; holding it
+ * while the worker is busy saves the producer the flag RMW, the active-queue
+ * push and the doorbell check: fewer cache-line transfers per task.)
  *
- * Thread-safety: Enqueue from any thread of any process; BeginDrain/Pop/
- * Reschedule only by the lane's worker.
+ * Thread-safety: Enqueue from any thread of any process; Pop/Release only by
+ * the lane's worker.
  */
+#include <sched.h>
+
 #include <atomic>
 
 #include "chimaera/core/ids.h"
@@ -39,8 +50,10 @@ struct LaneHeader {
   QueueId queue_id_ = 0;           /**< owning queue */
   LaneId lane_id_ = 0;             /**< index inside its queue */
   u32 is_process_lane_ = 0;        /**< 1: process queue (tasks need resolving); 0: container lane */
-  std::atomic<u32> in_active_{0};  /**< 1 while the lane is in its worker's active queue (see file comment) */
-  u32 reserved_ = 0;
+  std::atomic<u32> in_active_{0};  /**< 1 while the lane's worker holds it (see file comment) */
+  /** CPU of the latest Enqueue on this lane (relaxed; a scheduling hint: an
+   * idle worker on the same CPU yields instead of pause-spinning). */
+  std::atomic<u32> last_producer_cpu_{0};
   u64 container_ = 0;              /**< runtime-private Container* of a container lane (0 otherwise) */
 };
 
@@ -86,20 +99,33 @@ class TaskQueue {
                                   bool *woke_worker = nullptr) noexcept {
     ipc::QueueStatus st = lane.Push(task);
     if (st != ipc::QueueStatus::kOk) return st;
-    bool woke = Schedule(lane, workers);
+    LaneHeader &h = lane.Header();
+    // Written only when it changes, so the header line stays shared.
+    const u32 cpu = static_cast<u32>(sched_getcpu());
+    if (h.last_producer_cpu_.load(std::memory_order_relaxed) != cpu)
+      h.last_producer_cpu_.store(cpu, std::memory_order_relaxed);
+    // Pairs with the fence in Release (see file comment).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const bool woke = h.in_active_.load(std::memory_order_relaxed) == 0 && Schedule(lane, workers);
     if (woke_worker) *woke_worker = woke;
     return st;
   }
-  /** Worker: clear the scheduled flag before draining (see file comment). */
-  static void BeginDrain(TaskLane &lane) noexcept { lane.Header().in_active_.exchange(0, std::memory_order_acq_rel); }
-  /** Worker: put a still non-empty lane back on its worker's active queue. */
-  static void Reschedule(TaskLane &lane, WorkerShared *workers) noexcept { Schedule(lane, workers); }
+  /** Worker: stop holding `lane` (see file comment). Returns false when the
+   * lane is released (the next Enqueue schedules it); true when it turned
+   * out non-empty and the caller holds it again and must drain it. */
+  static bool Release(TaskLane &lane) noexcept {
+    std::atomic<u32> &flag = lane.Header().in_active_;
+    flag.store(0, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in Enqueue
+    if (lane.IsEmpty()) return false;
+    // A producer that saw 0 may have taken the lane (and scheduled it) first.
+    return flag.exchange(1, std::memory_order_acq_rel) == 0;
+  }
 
  private:
   using Multi = ipc::MultiMpscQueue<ipc::Pointer, LaneHeader>;
   static bool Schedule(TaskLane &lane, WorkerShared *workers) noexcept {
-    // acq_rel: release publishes our push to the worker's BeginDrain; acquire
-    // orders our later reads after the previous holder's clear.
+    // acq_rel: only the 0->1 flip schedules; it follows the worker's Release.
     if (lane.Header().in_active_.exchange(1, std::memory_order_acq_rel) != 0) return false;
     WorkerShared &w = workers[lane.Header().worker_id_];
     ipc::FullPtr<ActiveQueue> aq(w.active_queue_);

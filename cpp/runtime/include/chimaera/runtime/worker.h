@@ -4,15 +4,17 @@
  * `chi::Worker`: one runtime thread (seed 003 "Worker", "Active Queues",
  * "Waiting for Tasks"; DESIGN.md §3-4).
  *
- * Loop: pop lanes from the active queue; drain at most kTasksPerLaneVisit
- * tasks per lane; a process-queue task is *resolved* (DomainQuery, then
+ * Loop: pop lanes from the active queue and from then on hold them (up to
+ * kMaxHeldLanes; TaskQueue's file comment) and poll them directly; drain at
+ * most kTasksPerLaneVisit tasks per lane per visit; a process-queue task is *resolved* (DomainQuery, then
  * Monitor(kLocalSchedule) routes it to a container lane), a container-lane
  * task is *run* on a coroutine (Boost.Context fiber). A task that waits on a
  * subtask (RuntimeWait) is suspended onto the min-heap of waiting tasks keyed
  * by estimated completion (Monitor(kEstLoad)); the heap is checked at the end
  * of every iteration. With nothing to do the worker spins for a bounded
- * time, then parks on its doorbell (futex) until a lane is scheduled on it or
- * the earliest waiting task is due.
+ * time (yielding at once when the latest client runs on its CPU), releases
+ * the lanes it holds, then parks on its doorbell (futex) until a lane is
+ * scheduled on it or the earliest waiting task is due.
  *
  * Thread-safety: all methods except RequestStop/Shared run on the worker's
  * own thread (or its fibers).
@@ -39,6 +41,7 @@ class Worker {
   static constexpr int kIdleYields = 200;         /**< then polls with sched_yield (~0.2-1 ms) before parking */
   static constexpr std::size_t kFiberStackBytes = 256 * 1024;
   static constexpr i64 kSweepPeriodUs = 50000;   /**< idle sweep for stuck lanes (SweepLanes) */
+  static constexpr std::size_t kMaxHeldLanes = 8; /**< lanes polled directly while busy (HoldLane) */
 
   Worker(u32 id, WorkerShared *shared, Runtime *rt);
   ~Worker();
@@ -77,6 +80,10 @@ class Worker {
 
   void Loop();
   bool PollActiveQueue();
+  int DrainLane(TaskLane &lane);
+  void HoldLane(TaskLane *lane);
+  bool PollHeldLanes();
+  bool ReleaseHeldLanes();
   void HandleTask(TaskLane &lane, ipc::Pointer task);
   u32 RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue);
   void SweepLanes();
@@ -101,6 +108,7 @@ class Worker {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   RunContext *current_ = nullptr;
+  u32 last_client_cpu_ = ~0u;  // CPU of the latest client Enqueue on a process lane we drained
   u64 last_recovery_check_ns_ = 0;
   u64 last_sweep_ns_ = 0;
   std::mutex lanes_mu_;  // AddLane (any thread) vs SweepLanes (this worker)
@@ -109,6 +117,7 @@ class Worker {
     u64 head;  // Queue().Head() at the previous sweep
   };
   std::vector<LaneWatch> lanes_;
+  std::vector<TaskLane *> held_lanes_;  // lanes whose flag we hold, polled directly (TaskQueue file comment)
   std::vector<WaitEntry> waiting_;  // min-heap on due_ns (std::push_heap with greater)
   std::vector<TaskFiber *> free_fibers_;
   std::vector<std::unique_ptr<TaskFiber>> all_fibers_;
