@@ -23,6 +23,7 @@
  * one worker while it runs, and read by the creator after completion.
  */
 #include <atomic>
+#include <cstddef>
 #include <string_view>
 
 #include "chimaera/core/domain_query.h"
@@ -65,14 +66,17 @@ void RuntimeWait(Task *task);
 
 class Task {
  public:
+  // Layout: the fields a worker reads or writes for every task (routing,
+  // dispatch, completion) come first, so that with the allocator's 16-byte
+  // block header they share one cache line (blocks are 64-byte aligned); on
+  // success the worker never touches the second line (task_node_, error_),
+  // which saves cache-line transfers between the client's and the worker's
+  // cores. static_asserts below keep it so.
   IN PoolId pool_;
   IN MethodId method_ = 0;
   IN u32 prio_ = 0;
-  IN TaskNode task_node_;
   IN DomainQuery dom_query_;
   IN TaskFlags task_flags_;
-  OUT i32 return_code_ = kTaskOk;
-  OUT ipc::string error_;  /**< message when return_code_ != 0 */
   /** kPending / kPendingWaiter / kComplete (see file comment). */
   std::atomic<u32> completion_{kPending};
   /** 1 + id of the runtime worker that has a task blocked on this one (0:
@@ -80,6 +84,9 @@ class Task {
    * (store + re-check by the waiter, exchange + load by the completer) so
    * either the waiter sees completion or the completer sees the waiter. */
   std::atomic<u32> waiter_worker_{0};
+  OUT i32 return_code_ = kTaskOk;
+  IN TaskNode task_node_;
+  OUT ipc::string error_;  /**< message when return_code_ != 0 */
 
   /** SHM default constructor (seed 002). */
   explicit Task(const ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : error_(alloc.Get()) {}
@@ -114,5 +121,9 @@ class Task {
   /** Client only: wait at most `timeout_us` µs; false on timeout. */
   bool Wait(i64 timeout_us) noexcept { return ClientWait(this, timeout_us); }
 };
+
+// The per-task hot fields fit in the first cache line of the task's block
+// (64 bytes minus the allocator's 16-byte header); see the layout comment.
+static_assert(offsetof(Task, return_code_) + sizeof(i32) <= 64 - 16, "hot Task fields must share one cache line");
 
 }  // namespace chi

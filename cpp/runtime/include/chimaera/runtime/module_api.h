@@ -12,7 +12,7 @@
 
 namespace chi {
 /** Bump whenever Container, Task or RunContext change layout or vtable. */
-inline constexpr u32 kChimaeraAbiVersion = 2;  // 2: serialization virtuals
+inline constexpr u32 kChimaeraAbiVersion = 3;  // 2: serialization virtuals; 3: Task field order
 }  // namespace chi
 
 extern "C" {
