@@ -119,7 +119,7 @@ void BM_FirstTaskAfterIdle(benchmark::State &state) {
 }
 BENCHMARK(BM_FirstTaskAfterIdle)->Arg(10)->Iterations(50)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_FirstTaskAfterIdle)->Arg(100)->Iterations(20)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_FirstTaskAfterIdle)->Arg(1000)->Iterations(5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FirstTaskAfterIdle)->Arg(1000)->Iterations(10)->Unit(benchmark::kMicrosecond);
 
 long CpuTicks(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
