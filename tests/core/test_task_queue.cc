@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
@@ -112,7 +113,9 @@ TEST_F(TaskQueueTest, ConcurrentProducersOneWorkerNothingLostOrDuplicated) {
       for (; n < 64 && lane->Pop(t) == ipc::QueueStatus::kOk; ++n) seen.push_back(t.offset_ / 16);
       return n;
     };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (seen.size() < kProducers * kPerProducer) {
+      if (std::chrono::steady_clock::now() > deadline) break;  // a stranded task: fail, don't hang
       bool worked = false;
       ipc::Pointer lp;
       while (Active(0).Pop(lp) == ipc::QueueStatus::kOk) {

@@ -83,6 +83,43 @@ TEST(RuntimeFailures, ClientKilledInsideEnqueueDoesNotWedgeTheQueue) {
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
 }
 
+// The same with the lane HELD by its worker (TaskQueue file comment: its flag
+// stays set, so producers do not schedule it and the worker polls it
+// directly): the only worker is busy with a 0.3 s task when the child claims
+// and exits, so every later task queues behind a dead claim in a held lane.
+TEST(RuntimeFailures, ClientKilledInsideEnqueueOfAHeldLane) {
+  RuntimeProcess rt("workers: 1\n");
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("w");
+  auto busy = c.Async(Method::kSleep, 300 * 1000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the worker runs it, holding our lane
+  ASSERT_FALSE(busy->IsComplete());
+  RunInChildClient(rt.Port(), [](chi::TaskLane &lane) {
+    lane.Queue().ClaimWithoutPublishForTesting(chi::ipc::ThisProcessId());
+  });
+  for (chi::u64 i = 0; i < 100; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
+  busy->Wait();
+  EXPECT_EQ(busy->return_code_, chi::kTaskOk);
+  CHI_IPC_MANAGER->DelTask(busy);
+  EXPECT_NE(rt.Log().find("died inside Enqueue"), std::string::npos) << rt.Log();
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+
+/** Wait (up to 5 s) until every worker is parked on its doorbell: it has
+ * released the lanes it held (TaskQueue file comment). */
+bool WaitUntilWorkersPark() {
+  chi::RuntimeShared &shared = CHI_IPC_MANAGER->Shared();
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    bool all = true;
+    for (chi::u32 w = 0; w < shared.num_workers_; ++w) all &= CHI_IPC_MANAGER->Workers()[w].doorbell_.Waiters() > 0;
+    if (all) return true;
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 // A client killed between flagging a lane as scheduled and pushing it onto
 // the worker's active queue: the child sets the flag of every process lane
 // and exits. Producers now see the flag set and do not schedule the lanes;
@@ -92,6 +129,7 @@ TEST(RuntimeFailures, LaneFlaggedByADeadClientIsRescheduled) {
   ASSERT_TRUE(rt.Start()) << rt.Log();
   Client c;
   c.Create("w");
+  ASSERT_TRUE(WaitUntilWorkersPark());  // so no worker holds a lane: the flag is the dead client's
   RunInChildClient(rt.Port(), [](chi::TaskLane &lane) { lane.Header().in_active_.store(1); });
   auto t0 = Clock::now();
   for (chi::u64 i = 0; i < 100; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);

@@ -109,6 +109,27 @@ TEST(RuntimeLifecycle, ClientWithoutRuntimeGetsAClearError) {
   }
 }
 
+// A client built with another kChimaeraAbiVersion (another Task layout) must
+// not touch the runtime's queues: the version in the segment is compared.
+TEST(RuntimeLifecycle, ClientRefusesARuntimeOfAnotherAbiVersion) {
+  RuntimeProcess rt;
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  chi::RuntimeShared &shared = CHI_IPC_MANAGER->Shared();
+  shared.abi_version_ = chi::kChimaeraAbiVersion + 1;  // what an older/newer runtime would publish
+  CHI_IPC_MANAGER->Finalize();
+  try {
+    CHI_IPC_MANAGER->ClientInit(rt.Port());
+    FAIL() << "ClientInit should refuse another ABI version";
+  } catch (const chi::RuntimeUnavailable &e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("ABI version " + std::to_string(chi::kChimaeraAbiVersion + 1)), std::string::npos) << msg;
+    EXPECT_NE(msg.find("this client has ABI version " + std::to_string(chi::kChimaeraAbiVersion)), std::string::npos)
+        << msg;
+  }
+  EXPECT_FALSE(CHI_IPC_MANAGER->IsInitialized());
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+
 TEST(RuntimeLifecycle, HelpAndUnknownArguments) {
   std::string cmd = std::string(CHI_RUNTIME_EXE) + " --help";
   EXPECT_EQ(system((cmd + " > /dev/null").c_str()), 0);

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -126,6 +128,46 @@ TEST_F(RuntimeTasks, AsyncManyInFlightFromThreads) {
     });
   for (auto &t : ts) t.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+// One worker, more busy process lanes than it holds at once
+// (Worker::kMaxHeldLanes = 8): lanes are evicted from its held set and
+// handed back to the active queue while tasks keep arriving on them. Every
+// task still completes once with the right output.
+TEST(RuntimeLanes, MoreBusyLanesThanAWorkerHolds) {
+  RuntimeProcess rt("workers: 1\nlanes_per_queue: 64\n");
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("w");
+  constexpr int kThreads = 24, kPerThread = 3000, kInFlight = 16;
+  std::atomic<int> bad{0};
+  std::mutex mu;
+  std::set<std::size_t> lanes;  // the process lanes used (IpcManager: thread-id hash)
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        lanes.insert(std::hash<std::thread::id>()(std::this_thread::get_id()) % 64);
+      }
+      std::vector<chi::ipc::FullPtr<WorkTask>> window;
+      for (int i = 0; i < kPerThread; ++i) {
+        chi::u64 v = static_cast<chi::u64>(t) * 1000000 + i;
+        window.push_back(c.Async(Method::kEcho, v, static_cast<chi::u32>(i)));
+        if (window.size() == kInFlight || i == kPerThread - 1) {
+          for (auto &task : window) {
+            task->Wait();
+            if (task->HasError() || task->out_ != task->in_ * 2) bad++;
+            CHI_IPC_MANAGER->DelTask(task);
+          }
+          window.clear();
+        }
+      }
+    });
+  for (auto &t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(lanes.size(), 8u) << "too few distinct lanes to exceed the worker's held set";
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
 }
 
 // One million tasks in total from 4 client processes x 2 threads, every one

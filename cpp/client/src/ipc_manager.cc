@@ -46,6 +46,13 @@ void IpcManager::ClientInit(u16 port) {
     throw RuntimeUnavailable("the Chimaera runtime on port " + std::to_string(port_) +
                              " is not serving (starting, stopping, or a stale segment '" + name + "')");
   }
+  if (shared->abi_version_ != kChimaeraAbiVersion) {
+    const u32 theirs = shared->abi_version_;
+    owned_segment_.reset();
+    throw RuntimeUnavailable("the Chimaera runtime on port " + std::to_string(port_) + " has ABI version " +
+                             std::to_string(theirs) + ", this client has ABI version " +
+                             std::to_string(kChimaeraAbiVersion) + ": use a client and runtime from one build");
+  }
   if (ipc::Segment::QueryOwner(name) != ipc::OwnerState::kAlive) {
     owned_segment_.reset();
     throw RuntimeUnavailable("the Chimaera runtime that created '" + name + "' is dead (stale segment)");

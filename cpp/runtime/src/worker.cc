@@ -80,13 +80,14 @@ void Worker::Loop() {
       continue;
     }
     SweepLanes();
-    Park();
-    idle = 0;
+    // Woken by a doorbell: spin again, work is likely. Woken by the timeout
+    // (sweep period, a waiter's due time): look once, then park again.
+    idle = Park() ? kIdleSpins + kIdleYields - 1 : 0;
   }
   tl_worker = nullptr;
 }
 
-void Worker::Park() {
+bool Worker::Park() {
   u32 key = shared_->doorbell_.PrepareWait();
   // Re-check everything that may have changed before PrepareWait, including
   // a subtask completing (its completer's Notify may have seen no waiter).
@@ -95,7 +96,7 @@ void Worker::Park() {
   });
   if (waiter_ready || !active_queue_->IsEmpty() || !overflow_.empty() || stop_.load(std::memory_order_acquire)) {
     shared_->doorbell_.CancelWait();
-    return;
+    return false;
   }
   // Wake at least every kSweepPeriod to sweep for lanes a dead client left
   // flagged but unscheduled (~5 wakeups/s: far below 0.1 % of a core).
@@ -106,10 +107,10 @@ void Worker::Park() {
     timeout_us = std::min<i64>(timeout_us, due > now ? static_cast<i64>((due - now) / 1000) + 1 : 0);
     if (timeout_us == 0) {
       shared_->doorbell_.CancelWait();
-      return;
+      return false;
     }
   }
-  shared_->doorbell_.Wait(key, timeout_us);
+  return shared_->doorbell_.Wait(key, timeout_us) == ipc::FutexStatus::kTimedOut;
 }
 
 bool Worker::PollActiveQueue() {
@@ -129,14 +130,7 @@ bool Worker::PollActiveQueue() {
     auto *lane = alloc.Convert<TaskLane>(lane_ptr);
     const int popped = DrainLane(*lane);
     worked |= popped > 0;
-    // Non-empty but nothing popped: the head slot is claimed and not yet
-    // published. Normally its producer is a few instructions from done; if it
-    // was killed there, skip the slot (DESIGN.md §8).
-    if (popped == 0 && !lane->IsEmpty()) {
-      if (u32 pid = RecoverDeadClaim(lane->Queue()))
-        Log().warn("worker {}: lane {} of queue {}: skipped a slot claimed by process {}, which died inside Enqueue",
-                   id_, lane->Header().lane_id_, lane->Header().queue_id_, pid);
-    }
+    if (popped == 0 && !lane->IsEmpty()) RecoverStuckHead(*lane);
     HoldLane(lane);
   }
   return worked;
@@ -176,11 +170,25 @@ bool Worker::PollHeldLanes() {
 }
 
 bool Worker::ReleaseHeldLanes() {
-  auto still_held = std::remove_if(held_lanes_.begin(), held_lanes_.end(),
-                                   [](TaskLane *lane) { return !TaskQueue::Release(*lane); });
+  auto still_held = std::remove_if(held_lanes_.begin(), held_lanes_.end(), [this](TaskLane *lane) {
+    if (!TaskQueue::Release(*lane)) return true;
+    // Taken back with nothing to pop: its head slot is claimed, unpublished.
+    ipc::Pointer head;
+    if (lane->Queue().Peek(head) != ipc::QueueStatus::kOk) RecoverStuckHead(*lane);
+    return false;
+  });
   const bool taken_back = still_held != held_lanes_.begin();
   held_lanes_.erase(still_held, held_lanes_.end());
   return taken_back;
+}
+
+// A lane that is not empty but has nothing to pop: its head slot is claimed
+// and not yet published. Normally its producer is a few instructions from
+// done; if it was killed there, skip the slot (DESIGN.md §8).
+void Worker::RecoverStuckHead(TaskLane &lane) {
+  if (u32 pid = RecoverDeadClaim(lane.Queue()))
+    Log().warn("worker {}: lane {} of queue {}: skipped a slot claimed by process {}, which died inside Enqueue", id_,
+               lane.Header().lane_id_, lane.Header().queue_id_, pid);
 }
 
 // A slot claimed by a producer killed inside Push (MpscQueue::

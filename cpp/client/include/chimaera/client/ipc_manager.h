@@ -34,11 +34,12 @@ class IpcManager {
   static IpcManager *Get() noexcept;
 
   /** Attach to the runtime on `port` (0: $CHI_PORT, else 9413). Throws
-   * RuntimeUnavailable naming the segment when no live runtime is found.
+   * RuntimeUnavailable naming the segment when no live runtime is found, and
+   * naming both versions when the runtime's kChimaeraAbiVersion differs.
    * A second call while attached to a live runtime on the same port does
    * nothing; otherwise the old attachment is dropped first. */
   void ClientInit(u16 port = 0);
-  /** ClientInit, retried every 10 ms for up to `wait_ms` while no runtime
+  /** ClientInit, retried every 2 ms for up to `wait_ms` while no runtime
    * serves yet (e.g. one that was just launched). Throws RuntimeUnavailable
    * after the wait. */
   void ClientInitWait(u16 port, int wait_ms);

@@ -12,6 +12,12 @@
 
 namespace chi {
 
+/** Bump whenever Task, the shared queues, Container or RunContext change
+ * layout or vtable. Modules (ModuleManager) and clients (ClientInit) built
+ * with another version are refused. 2: serialization virtuals; 3: Task field
+ * order and the held-lane scheduling protocol. */
+inline constexpr u32 kChimaeraAbiVersion = 3;
+
 enum RuntimeState : u32 { kRuntimeStarting = 0, kRuntimeRunning = 1, kRuntimeStopping = 2 };
 
 struct RuntimeShared {
@@ -20,7 +26,7 @@ struct RuntimeShared {
   u32 num_workers_ = 0;
   u32 node_id_ = 0;
   u32 runtime_pid_ = 0;
-  u32 abi_version_ = 0;
+  u32 abi_version_ = 0;  /**< kChimaeraAbiVersion of the runtime: checked by ClientInit */
   /** kRuntimeRunning once workers serve; kRuntimeStopping when a stop began.
    * release-stored by the runtime, acquire-loaded by clients. */
   std::atomic<u32> state_{kRuntimeStarting};

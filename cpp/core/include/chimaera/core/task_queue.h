@@ -51,8 +51,8 @@ struct LaneHeader {
   LaneId lane_id_ = 0;             /**< index inside its queue */
   u32 is_process_lane_ = 0;        /**< 1: process queue (tasks need resolving); 0: container lane */
   std::atomic<u32> in_active_{0};  /**< 1 while the lane's worker holds it (see file comment) */
-  /** CPU of the latest Enqueue on this lane (relaxed; a scheduling hint: an
-   * idle worker on the same CPU yields instead of pause-spinning). */
+  /** CPU of the producer that last scheduled this lane (relaxed; a hint: an
+   * idle worker on that CPU yields instead of pause-spinning). */
   std::atomic<u32> last_producer_cpu_{0};
   u64 container_ = 0;              /**< runtime-private Container* of a container lane (0 otherwise) */
 };
@@ -99,14 +99,9 @@ class TaskQueue {
                                   bool *woke_worker = nullptr) noexcept {
     ipc::QueueStatus st = lane.Push(task);
     if (st != ipc::QueueStatus::kOk) return st;
-    LaneHeader &h = lane.Header();
-    // Written only when it changes, so the header line stays shared.
-    const u32 cpu = static_cast<u32>(sched_getcpu());
-    if (h.last_producer_cpu_.load(std::memory_order_relaxed) != cpu)
-      h.last_producer_cpu_.store(cpu, std::memory_order_relaxed);
     // Pairs with the fence in Release (see file comment).
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    const bool woke = h.in_active_.load(std::memory_order_relaxed) == 0 && Schedule(lane, workers);
+    const bool woke = lane.Header().in_active_.load(std::memory_order_relaxed) == 0 && Schedule(lane, workers);
     if (woke_worker) *woke_worker = woke;
     return st;
   }
@@ -127,6 +122,7 @@ class TaskQueue {
   static bool Schedule(TaskLane &lane, WorkerShared *workers) noexcept {
     // acq_rel: only the 0->1 flip schedules; it follows the worker's Release.
     if (lane.Header().in_active_.exchange(1, std::memory_order_acq_rel) != 0) return false;
+    lane.Header().last_producer_cpu_.store(static_cast<u32>(sched_getcpu()), std::memory_order_relaxed);
     WorkerShared &w = workers[lane.Header().worker_id_];
     ipc::FullPtr<ActiveQueue> aq(w.active_queue_);
     ipc::Pointer self = ipc::ToPointer(&lane);

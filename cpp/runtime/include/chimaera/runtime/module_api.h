@@ -8,12 +8,8 @@
  * Usage at the end of `<mod>_runtime.cc`:
  *   CHI_TASK_CC(example::mod_name::Runtime, "mod_name");
  */
+#include "chimaera/core/runtime_shared.h"  // kChimaeraAbiVersion
 #include "chimaera/runtime/container.h"
-
-namespace chi {
-/** Bump whenever Container, Task or RunContext change layout or vtable. */
-inline constexpr u32 kChimaeraAbiVersion = 3;  // 2: serialization virtuals; 3: Task field order
-}  // namespace chi
 
 extern "C" {
 /** Allocate a container (no Init). */

@@ -86,13 +86,15 @@ class Worker {
   bool ReleaseHeldLanes();
   void HandleTask(TaskLane &lane, ipc::Pointer task);
   u32 RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue);
+  void RecoverStuckHead(TaskLane &lane);
   void SweepLanes();
   void RouteTask(ipc::FullPtr<Task> task);
   void StartTask(ipc::FullPtr<Task> task, Container *container);
   void Resume(RunContext *rctx);
   bool ResumeReadyWaiters(bool scan_all);
   bool RetryOverflow();
-  void Park();
+  /** Sleep on the doorbell; true when the sleep ended by its timeout. */
+  bool Park();
   void Suspend(RunContext *rctx);
   TaskFiber *AcquireFiber();
   RunContext *AcquireContext();
