@@ -68,10 +68,11 @@ class Task {
  public:
   // Layout: the fields a worker reads or writes for every task (routing,
   // dispatch, completion) come first, so that with the allocator's 16-byte
-  // block header they share one cache line (blocks are 64-byte aligned); on
-  // success the worker never touches the second line (task_node_, error_),
-  // which saves cache-line transfers between the client's and the worker's
-  // cores. static_asserts below keep it so.
+  // block header they share one cache line (blocks are 64-byte aligned). On
+  // success the worker touches neither task_node_ nor error_ (which start in
+  // and fill the second line); a derived task's own fields follow them. This
+  // saves cache-line transfers between the client's and the worker's cores.
+  // The static_assert below keeps the hot fields in the first line.
   IN PoolId pool_;
   IN MethodId method_ = 0;
   IN u32 prio_ = 0;
