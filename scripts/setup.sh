@@ -34,8 +34,11 @@ fi
 [[ "${1:-}" == "--no-build" ]] && exit 0
 JOBS="${CHI_JOBS:-$(nproc)}"
 log "building (build/, RelWithDebInfo, -j$JOBS)"
+# _core is written into the source package (the editable install below uses
+# it), so every `cmake --build build` keeps it in step with the C++ code, even
+# after a non-editable `pip install .` reused build/ with another output dir.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHI_BUILD_PYTHON=ON \
-  -DPython3_EXECUTABLE="$ROOT/.venv/bin/python" >/dev/null
+  -DPython3_EXECUTABLE="$ROOT/.venv/bin/python" -DCHI_PYTHON_OUTPUT_DIR="$ROOT/python/chimaera" >/dev/null
 cmake --build build -j "$JOBS"
 # The Python package (editable): reuses build/, so this only links _core.
 if ! .venv/bin/python -c 'import chimaera' 2>/dev/null; then
