@@ -104,6 +104,26 @@ TEST_F(RuntimeTasks, DestroyPool) {
   EXPECT_EQ(again.Call(Method::kEcho, 5), 10u);
 }
 
+/** Thread `t` sends `n` echo tasks, `in_flight` at a time; returns how many
+ * came back wrong (error or wrong output). */
+int EchoInWindows(Client &c, int t, int n, std::size_t in_flight) {
+  int bad = 0;
+  std::vector<chi::ipc::FullPtr<WorkTask>> window;
+  for (int i = 0; i < n; ++i) {
+    chi::u64 v = static_cast<chi::u64>(t) * 1000000 + i;
+    window.push_back(c.Async(Method::kEcho, v, static_cast<chi::u32>(i)));
+    if (window.size() == in_flight || i == n - 1) {
+      for (auto &task : window) {
+        task->Wait();
+        if (task->HasError() || task->out_ != task->in_ * 2) bad++;
+        CHI_IPC_MANAGER->DelTask(task);
+      }
+      window.clear();
+    }
+  }
+  return bad;
+}
+
 TEST_F(RuntimeTasks, AsyncManyInFlightFromThreads) {
   Client c;
   c.Create("w");
@@ -112,19 +132,7 @@ TEST_F(RuntimeTasks, AsyncManyInFlightFromThreads) {
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t)
     ts.emplace_back([&, t] {
-      std::vector<chi::ipc::FullPtr<WorkTask>> window;
-      for (int i = 0; i < kPerThread; ++i) {
-        chi::u64 v = static_cast<chi::u64>(t) * 1000000 + i;
-        window.push_back(c.Async(Method::kEcho, v, static_cast<chi::u32>(i)));
-        if (window.size() == kInFlight || i == kPerThread - 1) {
-          for (auto &task : window) {
-            task->Wait();
-            if (task->HasError() || task->out_ != task->in_ * 2) bad++;
-            CHI_IPC_MANAGER->DelTask(task);
-          }
-          window.clear();
-        }
-      }
+      bad += EchoInWindows(c, t, kPerThread, kInFlight);
     });
   for (auto &t : ts) t.join();
   EXPECT_EQ(bad.load(), 0);
@@ -150,19 +158,7 @@ TEST(RuntimeLanes, MoreBusyLanesThanAWorkerHolds) {
         std::lock_guard<std::mutex> lock(mu);
         lanes.insert(std::hash<std::thread::id>()(std::this_thread::get_id()) % 64);
       }
-      std::vector<chi::ipc::FullPtr<WorkTask>> window;
-      for (int i = 0; i < kPerThread; ++i) {
-        chi::u64 v = static_cast<chi::u64>(t) * 1000000 + i;
-        window.push_back(c.Async(Method::kEcho, v, static_cast<chi::u32>(i)));
-        if (window.size() == kInFlight || i == kPerThread - 1) {
-          for (auto &task : window) {
-            task->Wait();
-            if (task->HasError() || task->out_ != task->in_ * 2) bad++;
-            CHI_IPC_MANAGER->DelTask(task);
-          }
-          window.clear();
-        }
-      }
+      bad += EchoInWindows(c, t, kPerThread, kInFlight);
     });
   for (auto &t : ts) t.join();
   EXPECT_EQ(bad.load(), 0);
