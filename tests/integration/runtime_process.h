@@ -127,4 +127,19 @@ class RuntimeProcess {
 
 inline bool ExitedWith(int status, int code) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == code; }
 
+/** Wait (up to 5 s) until every worker of the connected runtime is parked on
+ * its doorbell, so it holds no lane (TaskQueue file comment) and the next
+ * task takes the cold path (futex wake-up). False on timeout. */
+inline bool WaitUntilWorkersPark() {
+  RuntimeShared &shared = CHI_IPC_MANAGER->Shared();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    bool all = true;
+    for (u32 w = 0; w < shared.num_workers_; ++w) all &= CHI_IPC_MANAGER->Workers()[w].doorbell_.Waiters() > 0;
+    if (all) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 }  // namespace chi::testing

@@ -17,6 +17,7 @@
 namespace {
 using chi::testing::ExitedWith;
 using chi::testing::RuntimeProcess;
+using chi::testing::WaitUntilWorkersPark;
 using chimaera_test::worktest::Client;
 using chimaera_test::worktest::Method;
 using chimaera_test::worktest::WorkTask;
@@ -104,20 +105,6 @@ TEST(RuntimeFailures, ClientKilledInsideEnqueueOfAHeldLane) {
   CHI_IPC_MANAGER->DelTask(busy);
   EXPECT_NE(rt.Log().find("died inside Enqueue"), std::string::npos) << rt.Log();
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
-}
-
-/** Wait (up to 5 s) until every worker is parked on its doorbell: it has
- * released the lanes it held (TaskQueue file comment). */
-bool WaitUntilWorkersPark() {
-  chi::RuntimeShared &shared = CHI_IPC_MANAGER->Shared();
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  for (;;) {
-    bool all = true;
-    for (chi::u32 w = 0; w < shared.num_workers_; ++w) all &= CHI_IPC_MANAGER->Workers()[w].doorbell_.Waiters() > 0;
-    if (all) return true;
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
 }
 
 // A client killed between flagging a lane as scheduled and pushing it onto

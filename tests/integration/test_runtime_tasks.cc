@@ -18,6 +18,7 @@
 namespace {
 using chi::testing::ExitedWith;
 using chi::testing::RuntimeProcess;
+using chi::testing::WaitUntilWorkersPark;
 using chimaera_test::worktest::Client;
 using chimaera_test::worktest::Method;
 using chimaera_test::worktest::WorkTask;
@@ -240,6 +241,33 @@ TEST(RuntimeSubtasks, OneWorkerRunsParentAndManyChildren) {
     EXPECT_EQ(p->out_, 200u * 199u);
     CHI_IPC_MANAGER->DelTask(p);
   }
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+// The first task a parked worker is woken for runs straight from the routing
+// step (Worker::RouteTask's cold path). It must behave like any other task:
+// right output, a module exception becomes a task error, and a task that
+// waits on thousands of subtasks (filling lanes) still completes on ONE worker.
+TEST(RuntimeSubtasks, FirstTaskAfterTheWorkerParkedBehavesLikeAnyOther) {
+  RuntimeProcess rt("workers: 1\nqueue_depth: 256\n");
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("cold");
+  for (chi::u64 i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitUntilWorkersPark());
+    EXPECT_EQ(c.Call(Method::kEcho, i), 2 * i);
+  }
+  ASSERT_TRUE(WaitUntilWorkersPark());
+  try {
+    c.Call(Method::kThrow, 0);
+    ADD_FAILURE() << "expected a TaskError";
+  } catch (const chi::TaskError &e) {
+    EXPECT_EQ(e.Code(), chi::kTaskModuleException) << e.what();
+  }
+  ASSERT_TRUE(WaitUntilWorkersPark());
+  const chi::u64 n = 3000;
+  EXPECT_EQ(c.Call(Method::kSpawn, n), n * (n - 1));
+  ASSERT_TRUE(WaitUntilWorkersPark());
+  EXPECT_EQ(c.Call(Method::kEcho, 7), 14u);
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
 }
 }  // namespace

@@ -50,6 +50,7 @@ void Worker::Loop() {
   while (!stop_.load(std::memory_order_acquire)) {
     bool worked = PollActiveQueue();
     worked |= PollHeldLanes();
+    woken_from_park_ = false;
     worked |= RetryOverflow();
     worked |= ResumeReadyWaiters(false);  // seed 003: check the heap's minimum every iteration
     if (worked) {
@@ -82,7 +83,9 @@ void Worker::Loop() {
     SweepLanes();
     // Woken by a doorbell: spin again, work is likely. Woken by the timeout
     // (sweep period, a waiter's due time): look once, then park again.
-    idle = Park() ? kIdleSpins + kIdleYields - 1 : 0;
+    const bool timed_out = Park();
+    idle = timed_out ? kIdleSpins + kIdleYields - 1 : 0;
+    woken_from_park_ = !timed_out;
   }
   tl_worker = nullptr;
 }
@@ -143,10 +146,10 @@ int Worker::DrainLane(TaskLane &lane) {
   for (; popped < kTasksPerLaneVisit && !stop_.load(std::memory_order_relaxed) &&
          lane.Pop(task) == ipc::QueueStatus::kOk;
        ++popped) {
+    if (popped == 0 && lane.Header().is_process_lane_)
+      last_client_cpu_ = lane.Header().last_producer_cpu_.load(std::memory_order_relaxed);
     HandleTask(lane, task);
   }
-  if (popped > 0 && lane.Header().is_process_lane_)
-    last_client_cpu_ = lane.Header().last_producer_cpu_.load(std::memory_order_relaxed);
   return popped;
 }
 
@@ -284,6 +287,17 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
   TaskLane *lane = rctx.route_lane_ ? rctx.route_lane_ : c->GetLaneByHash(0, task->dom_query_.GetSelector());
   if (lane == nullptr) {
     rt_->FailTask(task, kTaskBadArgument, "pool '" + c->pool_name_ + "' has no local queue to route to");
+    return;
+  }
+  // The first task after a doorbell wake-up: its client waits on a cold
+  // path (futex wake, context switch). When the container lane is ours and
+  // empty, running the task now keeps lane order and skips a queue hop; then
+  // hand the CPU straight back to a client that shares it. Only then: in a
+  // busy loop, routing a batch before running it is faster.
+  if (woken_from_park_ && overflow_.empty() && lane->Header().worker_id_ == id_ && lane->IsEmpty()) {
+    woken_from_park_ = false;
+    StartTask(task, c);
+    if (static_cast<int>(last_client_cpu_) == sched_getcpu()) sched_yield();
     return;
   }
   if (!overflow_.empty() || TaskQueue::Enqueue(*lane, task.shm_, rt_->Workers()) != ipc::QueueStatus::kOk)

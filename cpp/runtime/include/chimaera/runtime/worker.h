@@ -8,7 +8,10 @@
  * kMaxHeldLanes; TaskQueue's file comment) and poll them directly; drain at
  * most kTasksPerLaneVisit tasks per lane per visit; a process-queue task is *resolved* (DomainQuery, then
  * Monitor(kLocalSchedule) routes it to a container lane), a container-lane
- * task is *run* on a coroutine (Boost.Context fiber). A task that waits on a
+ * task is *run* on a coroutine (Boost.Context fiber). The first task after a
+ * doorbell wake-up skips that hop when its container lane is this worker's and
+ * empty: it runs at once, and the worker then yields to a client on its CPU
+ * (the cold path of "first task after idle", RouteTask). A task that waits on a
  * subtask (RuntimeWait) is suspended onto the min-heap of waiting tasks keyed
  * by estimated completion (Monitor(kEstLoad)); the heap is checked at the end
  * of every iteration. With nothing to do the worker spins for a bounded
@@ -110,6 +113,7 @@ class Worker {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   RunContext *current_ = nullptr;
+  bool woken_from_park_ = false;  // the doorbell just woke us (RouteTask's cold path)
   u32 last_client_cpu_ = ~0u;  // CPU of the latest client Enqueue on a process lane we drained
   u64 last_recovery_check_ns_ = 0;
   u64 last_sweep_ns_ = 0;
