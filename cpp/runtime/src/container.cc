@@ -25,15 +25,15 @@ void Container::CreateLocalQueue(QueueId queue_id, u32 num_lanes, IntFlag /*flag
     rt->Orchestrator().ScheduleLane(lane);
   }
   queues_.push_back({queue_id, q});
+  first_queue_ = queues_.front().queue.ptr_;
+  first_queue_id_ = queues_.front().id;
 }
 
-TaskLane *Container::GetLane(QueueId queue_id, LaneId lane_id) {
+TaskLane *Container::FindLane(QueueId queue_id, LaneId lane_id) {
   for (auto &q : queues_)
     if (q.id == queue_id) return &q.queue->GetLane(lane_id % q.queue->GetNumLanes());
   return nullptr;
 }
-
-TaskLane *Container::GetLaneByHash(QueueId queue_id, u32 hash) { return GetLane(queue_id, hash); }
 
 std::vector<TaskLane *> Container::AllLanes() {
   std::vector<TaskLane *> out;

@@ -52,6 +52,7 @@ void Runtime::Start(const ServerConfig &config) {
   if (shared.IsNull() || workers.IsNull()) throw ipc::ShmError("shared memory too small for the runtime's state");
   shared_ = shared.ptr_;
   shared_->num_workers_ = n;
+  node_id_ = shared_->node_id_;
   shared_->runtime_pid_ = static_cast<u32>(getpid());
   shared_->abi_version_ = kChimaeraAbiVersion;
   shared_->workers_ = workers.shm_;

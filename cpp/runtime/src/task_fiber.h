@@ -3,7 +3,8 @@
 // a time for its worker. A task that blocks keeps its fiber suspended until
 // the worker resumes it; a task that finishes returns its fiber to the pool.
 // Stacks have a guard page: a module that overflows its stack faults
-// instead of corrupting memory. Private to the runtime library.
+// instead of corrupting memory. The RunContext of the task a fiber runs lives
+// in the fiber (one object, one pool). Private to the runtime library.
 #include <boost/context/fiber.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
 
@@ -14,7 +15,8 @@ namespace chi {
 struct TaskFiber {
   boost::context::fiber cont_;    // resumes the fiber (held by the worker while suspended)
   boost::context::fiber worker_;  // returns to the worker (held by the fiber while running)
-  RunContext *rctx_ = nullptr;
+  RunContext ctx_;                // context of the task this fiber runs
+  RunContext *rctx_ = nullptr;    // &ctx_ while a task runs or is suspended, else nullptr
 
   TaskFiber(Worker *owner, std::size_t stack_bytes) {
     cont_ = boost::context::fiber(std::allocator_arg, boost::context::protected_fixedsize_stack(stack_bytes),

@@ -272,7 +272,7 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
       c->Monitor(MonitorModeId::kGlobalSchedule, task->method_, task, rctx);
       if (task->dom_query_.IsDynamic()) task->dom_query_ = DomainQuery::GetLocalHash(0);
     }
-    if (!task->dom_query_.IsLocal(rt_->Shared().node_id_)) {
+    if (!task->dom_query_.IsLocal(rt_->NodeId())) {
       // The remote-queue branch: filled in by the distributed runtime.
       rt_->FailTask(task, kTaskBadArgument,
                     "task addressed to node " + std::to_string(task->dom_query_.GetSelector()) +
@@ -320,11 +320,13 @@ void Worker::StartTask(ipc::FullPtr<Task> task, Container *c) {
     rt_->FailTask(task, kTaskUnknownPool, "pool " + task->pool_.ToString() + " was destroyed");
     return;
   }
-  RunContext *rctx = AcquireContext();
+  TaskFiber *fiber = AcquireFiber();
+  RunContext *rctx = &fiber->ctx_;
   rctx->task_ = task;
   rctx->container_ = c;
-  rctx->fiber_ = AcquireFiber();
-  rctx->fiber_->rctx_ = rctx;
+  rctx->worker_ = this;
+  rctx->fiber_ = fiber;
+  fiber->rctx_ = rctx;
   Resume(rctx);
 }
 
@@ -448,25 +450,11 @@ TaskFiber *Worker::AcquireFiber() {
   return f;
 }
 
-RunContext *Worker::AcquireContext() {
-  if (free_contexts_.empty()) {
-    all_contexts_.push_back(std::make_unique<RunContext>());
-    RunContext *r = all_contexts_.back().get();
-    r->worker_ = this;
-    return r;
-  }
-  RunContext *r = free_contexts_.back();
-  free_contexts_.pop_back();
-  return r;
-}
-
 void Worker::Release(RunContext *rctx) {
-  free_fibers_.push_back(rctx->fiber_);
-  rctx->fiber_ = nullptr;
+  free_fibers_.push_back(rctx->fiber_);  // rctx is the fiber's own ctx_
   rctx->task_ = ipc::FullPtr<Task>();
   rctx->route_lane_ = nullptr;
   rctx->load_ = Load();
-  free_contexts_.push_back(rctx);
 }
 
 // Seed 003 "On the runtime": a task waiting on a subtask yields its worker.

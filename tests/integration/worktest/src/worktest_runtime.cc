@@ -20,6 +20,12 @@ class Runtime : public chi::Container {
       return;
     }
     CreateLocalQueue(0, 2);
+    // A second queue: GetLane serves the first queue inline and any other
+    // through a lookup; both must find their own lanes.
+    CreateLocalQueue(1, 1);
+    if (GetLane(0, 1) == nullptr || GetLane(0, 3) != GetLane(0, 1) || GetLane(1, 5) == nullptr ||
+        GetLane(1, 0) == GetLane(0, 0) || GetLane(1, 0)->Header().queue_id_ != 1 || GetLane(2, 0) != nullptr)
+      task->SetError(chi::kTaskBadArgument, "worktest Create: Container::GetLane picked a wrong lane");
   }
   void Destroy(chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
   void Echo(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) { task->out_ = task->in_ * 2; }

@@ -15,8 +15,9 @@ namespace chi {
 /** Bump whenever Task, the shared queues, Container or RunContext change
  * layout or vtable. Modules (ModuleManager) and clients (ClientInit) built
  * with another version are refused. 2: serialization virtuals; 3: Task field
- * order and the held-lane scheduling protocol. */
-inline constexpr u32 kChimaeraAbiVersion = 3;
+ * order and the held-lane scheduling protocol; 4: Container caches its first
+ * queue (inline GetLane). */
+inline constexpr u32 kChimaeraAbiVersion = 4;
 
 enum RuntimeState : u32 { kRuntimeStarting = 0, kRuntimeRunning = 1, kRuntimeStopping = 2 };
 

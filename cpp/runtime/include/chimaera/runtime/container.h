@@ -44,10 +44,15 @@ class Container {
    * std::runtime_error when the segment is out of memory or the id exists. */
   void CreateLocalQueue(QueueId queue_id, u32 num_lanes, IntFlag flags = 0);
   /** Lane `lane_id` of queue `queue_id` (modulo the lane count); nullptr when
-   * the queue does not exist. */
-  TaskLane *GetLane(QueueId queue_id, LaneId lane_id);
+   * the queue does not exist. Inline for the first queue: Monitor calls it for
+   * every task, and a cold task should not pay a lookup in another library. */
+  TaskLane *GetLane(QueueId queue_id, LaneId lane_id) {
+    if (first_queue_ != nullptr && queue_id == first_queue_id_)
+      return &first_queue_->GetLane(lane_id % first_queue_->GetNumLanes());
+    return FindLane(queue_id, lane_id);
+  }
   /** Lane chosen by `hash` (hash % num_lanes); nullptr when no such queue. */
-  TaskLane *GetLaneByHash(QueueId queue_id, u32 hash);
+  TaskLane *GetLaneByHash(QueueId queue_id, u32 hash) { return GetLane(queue_id, hash); }
   /** Every lane of every local queue (used to drain on stop). */
   std::vector<TaskLane *> AllLanes();
 
@@ -82,7 +87,11 @@ class Container {
     QueueId id;
     ipc::FullPtr<TaskQueue> queue;
   };
+  TaskLane *FindLane(QueueId queue_id, LaneId lane_id);
+
   std::vector<LocalQueue> queues_;
+  TaskQueue *first_queue_ = nullptr;  // queues_[0] (GetLane's fast path)
+  QueueId first_queue_id_ = 0;
 };
 
 }  // namespace chi

@@ -43,6 +43,8 @@ class Runtime {
 
   const ServerConfig &Config() const noexcept { return config_; }
   RuntimeShared &Shared() noexcept { return *shared_; }
+  /** This node's id (a private copy of RuntimeShared::node_id_: routing reads it per task). */
+  u32 NodeId() const noexcept { return node_id_; }
   ipc::Allocator &GetAllocator() noexcept { return segment_->GetAllocator(); }
   WorkerShared *Workers() noexcept { return workers_; }
   ModuleManager &Modules() noexcept { return modules_; }
@@ -57,6 +59,7 @@ class Runtime {
   ServerConfig config_;
   std::unique_ptr<ipc::Segment> segment_;
   RuntimeShared *shared_ = nullptr;
+  u32 node_id_ = 0;
   WorkerShared *workers_ = nullptr;
   ModuleManager modules_;
   PoolManager pools_;

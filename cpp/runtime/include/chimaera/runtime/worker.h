@@ -100,7 +100,6 @@ class Worker {
   bool Park();
   void Suspend(RunContext *rctx);
   TaskFiber *AcquireFiber();
-  RunContext *AcquireContext();
   void Release(RunContext *rctx);
 
   friend struct TaskFiber;
@@ -127,8 +126,6 @@ class Worker {
   std::vector<WaitEntry> waiting_;  // min-heap on due_ns (std::push_heap with greater)
   std::vector<TaskFiber *> free_fibers_;
   std::vector<std::unique_ptr<TaskFiber>> all_fibers_;
-  std::vector<RunContext *> free_contexts_;
-  std::vector<std::unique_ptr<RunContext>> all_contexts_;
   std::deque<std::pair<TaskLane *, ipc::Pointer>> overflow_;  // routed tasks whose lane was full
 };
 
