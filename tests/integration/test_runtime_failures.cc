@@ -110,7 +110,7 @@ TEST(RuntimeFailures, ClientKilledInsideEnqueueOfAHeldLane) {
 // A client killed between flagging a lane as scheduled and pushing it onto
 // the worker's active queue: the child sets the flag of every process lane
 // and exits. Producers now see the flag set and do not schedule the lanes;
-// the workers' idle sweep must find them (Worker::SweepLanes).
+// the LaneSweeper must find them (Worker::SweepIfParked).
 TEST(RuntimeFailures, LaneFlaggedByADeadClientIsRescheduled) {
   RuntimeProcess rt;
   ASSERT_TRUE(rt.Start()) << rt.Log();
@@ -121,6 +121,31 @@ TEST(RuntimeFailures, LaneFlaggedByADeadClientIsRescheduled) {
   auto t0 = Clock::now();
   for (chi::u64 i = 0; i < 100; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);
+  EXPECT_NE(rt.Log().find("flagged but not scheduled"), std::string::npos) << rt.Log();
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
+}
+
+// A client killed inside TaskQueue::Schedule, after flagging its lane and
+// claiming a slot of the worker's active queue but before publishing the slot
+// and ringing: the child does both for EVERY process lane and worker. Later
+// producers skip scheduling (flag set), nothing rings, and idle workers park
+// with no timeout: only the LaneSweeper can notice (it rings a parked worker
+// whose active queue is not empty; the worker skips the dead claim).
+TEST(RuntimeFailures, ClientKilledInsideScheduleIsFoundByTheSweeper) {
+  RuntimeProcess rt;
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  Client c;
+  c.Create("w");
+  ASSERT_TRUE(WaitUntilWorkersPark());
+  RunInChildClient(rt.Port(), [](chi::TaskLane &lane) {
+    lane.Header().in_active_.store(1);
+    if (lane.Header().lane_id_ != 0) return;
+    for (chi::u32 w = 0; w < CHI_IPC_MANAGER->Shared().num_workers_; ++w)
+      chi::ipc::FullPtr<chi::ActiveQueue>(CHI_IPC_MANAGER->Workers()[w].active_queue_)
+          ->ClaimWithoutPublishForTesting(chi::ipc::ThisProcessId());
+  });
+  for (chi::u64 i = 0; i < 100; ++i) ASSERT_EQ(c.Call(Method::kEcho, i, static_cast<chi::u32>(i)), 2 * i);
+  EXPECT_NE(rt.Log().find("active queue: skipped a slot claimed by process"), std::string::npos) << rt.Log();
   EXPECT_NE(rt.Log().find("flagged but not scheduled"), std::string::npos) << rt.Log();
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
 }

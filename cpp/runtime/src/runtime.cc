@@ -61,7 +61,7 @@ void Runtime::Start(const ServerConfig &config) {
     auto *w = new (&workers_[i]) WorkerShared();
     w->id_ = i;
     // Twice the lanes a worker may own: each lane is in it at most once, plus
-    // room for the rare duplicates SweepLanes adds.
+    // room for the rare duplicates the LaneSweeper adds.
     const u32 depth = 2 * WorkOrchestrator::kMaxLanesPerWorker;
     ipc::Pointer aq = alloc.AllocateAligned(ActiveQueue::SizeOf(depth), alignof(ActiveQueue));
     if (aq.IsNull()) throw ipc::ShmError("shared memory too small for the workers' active queues");

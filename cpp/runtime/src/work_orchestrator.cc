@@ -12,9 +12,11 @@ void WorkOrchestrator::Init(Runtime *rt, WorkerShared *shared, u32 num_workers) 
 
 void WorkOrchestrator::Start() {
   for (auto &w : workers_) w->Start();
+  sweeper_.Start(this);
 }
 
 void WorkOrchestrator::Stop() {
+  sweeper_.Stop();
   for (auto &w : workers_) w->RequestStop();
   for (auto &w : workers_) w->Join();
 }

@@ -80,7 +80,6 @@ void Worker::Loop() {
       idle = 0;
       continue;
     }
-    SweepLanes();
     // Woken by a doorbell: spin again, work is likely. Woken by the timeout
     // (sweep period, a waiter's due time): look once, then park again.
     const bool timed_out = Park();
@@ -101,10 +100,12 @@ bool Worker::Park() {
     shared_->doorbell_.CancelWait();
     return false;
   }
-  // Wake at least every kSweepPeriod to sweep for lanes a dead client left
-  // flagged but unscheduled (~5 wakeups/s: far below 0.1 % of a core).
-  i64 timeout_us = kSweepPeriodUs * 4;
+  // No timeout unless a task waits: the LaneSweeper rings us for work a dead
+  // client left unannounced, and a timed sleep would make every wake-up
+  // cancel its timer (~6 µs on a VM).
+  i64 timeout_us = ipc::kWaitForever;
   if (!waiting_.empty()) {
+    timeout_us = kMaxWaiterSleepUs;
     u64 now = NowNs();
     u64 due = waiting_.front().due_ns;
     timeout_us = std::min<i64>(timeout_us, due > now ? static_cast<i64>((due - now) / 1000) + 1 : 0);
@@ -216,14 +217,14 @@ void Worker::AddLane(TaskLane *lane) {
 
 // A client that dies between setting a lane's in_active_ flag and pushing the
 // lane onto the active queue leaves the lane flagged but unscheduled: nobody
-// schedules it again. An idle worker therefore looks at its lanes every
-// kSweepPeriodUs; a lane that is non-empty and whose head did not move since
-// the previous sweep is pushed onto the active queue again (a duplicate entry
-// is harmless: the lane belongs to this worker only).
-void Worker::SweepLanes() {
-  const u64 now = NowNs();
-  if (now - last_sweep_ns_ < static_cast<u64>(kSweepPeriodUs) * 1000) return;
-  last_sweep_ns_ = now;
+// schedules it again. One that dies between claiming an active-queue slot and
+// ringing leaves a parked worker with work it was never told about. The
+// LaneSweeper calls this periodically: a lane that is non-empty, flagged and
+// whose head did not move since the previous sweep is pushed onto the active
+// queue again (a duplicate entry is harmless: the lane belongs to this worker
+// only), and the worker is rung if its active queue holds anything.
+void Worker::SweepIfParked() {
+  if (shared_->doorbell_.Waiters() == 0) return;  // awake: it finds its lanes itself
   std::lock_guard<std::mutex> lock(lanes_mu_);
   for (LaneWatch &w : lanes_) {
     const u64 head = w.lane->Queue().Head();
@@ -232,12 +233,12 @@ void Worker::SweepLanes() {
       Log().warn("worker {}: lane {} of queue {} was flagged but not scheduled (a client died scheduling it): "
                  "rescheduling",
                  id_, w.lane->Header().lane_id_, w.lane->Header().queue_id_);
-      // Full: this worker is its only consumer, so spinning would deadlock;
-      // the next sweep retries.
+      // Full (only if the worker is not draining it): the next sweep retries.
       (void)active_queue_->Push(ipc::ToPointer(w.lane));
     }
     w.head = head;
   }
+  if (!active_queue_->IsEmpty()) shared_->doorbell_.Notify();
 }
 
 void Worker::HandleTask(TaskLane &lane, ipc::Pointer p) {
@@ -415,12 +416,12 @@ bool Worker::ResumeReadyWaiters(bool scan_all) {
     } else {
       u64 now = NowNs();
       if (top.due_ns <= now) {
-        // Overdue: re-check after a doubling delay (50 µs .. the sweep
-        // period); the subtask's completer rings our doorbell anyway, so a
+        // Overdue: re-check after a doubling delay (50 µs .. 50 ms); the
+        // subtask's completer rings our doorbell anyway, so a
         // long subtask does not keep this worker polling.
         std::pop_heap(waiting_.begin(), waiting_.end(), Greater());
         waiting_.pop_back();
-        top.backoff_ns = std::min<u64>(top.backoff_ns ? top.backoff_ns * 2 : 50000, u64{kSweepPeriodUs} * 1000);
+        top.backoff_ns = std::min<u64>(top.backoff_ns ? top.backoff_ns * 2 : 50000, kOverdueRecheckMaxNs);
         top.due_ns = now + top.backoff_ns;
         waiting_.push_back(top);
         std::push_heap(waiting_.begin(), waiting_.end(), Greater());

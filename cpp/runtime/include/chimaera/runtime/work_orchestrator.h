@@ -4,7 +4,9 @@
  * `chi::WorkOrchestrator`: starts the workers and maps lanes to them (seed
  * 003 "Work Orchestrator"). Every lane of a multi-lane queue is scheduled on
  * its own, round-robin over the workers; the mapping is stored in the lane's
- * header (LaneHeader::worker_id_) and never changes afterwards.
+ * header (LaneHeader::worker_id_) and never changes afterwards. While the
+ * workers run, a LaneSweeper watches them for work a dead client left
+ * unannounced.
  *
  * Thread-safety: ScheduleLane may be called from any thread (atomic
  * round-robin counter); Start/Stop from the runtime's main thread.
@@ -13,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "chimaera/runtime/lane_sweeper.h"
 #include "chimaera/runtime/worker.h"
 
 namespace chi {
@@ -25,7 +28,7 @@ class WorkOrchestrator {
 
   void Init(Runtime *rt, WorkerShared *shared, u32 num_workers);
   void Start();
-  /** Ask every worker to stop and join them. */
+  /** Stop the sweeper, ask every worker to stop and join them. */
   void Stop();
 
   /** Map `lane` to a worker (round-robin). Throws std::runtime_error when
@@ -37,6 +40,7 @@ class WorkOrchestrator {
 
  private:
   std::vector<std::unique_ptr<Worker>> workers_;
+  LaneSweeper sweeper_;
   std::atomic<u32> next_worker_{0};
   std::atomic<u64> lanes_mapped_{0};
 };

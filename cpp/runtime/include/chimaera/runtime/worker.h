@@ -17,10 +17,12 @@
  * of every iteration. With nothing to do the worker spins for a bounded
  * time (yielding at once when the latest client runs on its CPU), releases
  * the lanes it holds, then parks on its doorbell (futex) until a lane is
- * scheduled on it or the earliest waiting task is due.
+ * scheduled on it or the earliest waiting task is due; with no waiting task
+ * it parks with no timeout (the LaneSweeper rings it for work a dead client
+ * left unannounced).
  *
- * Thread-safety: all methods except RequestStop/Shared run on the worker's
- * own thread (or its fibers).
+ * Thread-safety: all methods except RequestStop/Shared/AddLane/SweepIfParked
+ * run on the worker's own thread (or its fibers).
  */
 #include <atomic>
 #include <chrono>
@@ -43,7 +45,12 @@ class Worker {
   static constexpr int kIdleSpins = 2000;         /**< pause-spins (~10-50 µs) when idle */
   static constexpr int kIdleYields = 200;         /**< then polls with sched_yield (~0.2-1 ms) before parking */
   static constexpr std::size_t kFiberStackBytes = 256 * 1024;
-  static constexpr i64 kSweepPeriodUs = 50000;   /**< idle sweep for stuck lanes (SweepLanes) */
+  /** Longest sleep while a task waits on a subtask (its completer rings us
+   * anyway; this bounds a missed ring). Without waiters a worker parks with
+   * no timeout (LaneSweeper). */
+  static constexpr i64 kMaxWaiterSleepUs = 200000;
+  /** Cap of the doubling re-check delay of an overdue waiting task. */
+  static constexpr u64 kOverdueRecheckMaxNs = 50000000;
   static constexpr std::size_t kMaxHeldLanes = 8; /**< lanes polled directly while busy (HoldLane) */
 
   Worker(u32 id, WorkerShared *shared, Runtime *rt);
@@ -66,8 +73,12 @@ class Worker {
   void YieldCurrent();
 
   /** Record that `lane` is mapped to this worker (WorkOrchestrator). Any
-   * thread. The worker sweeps its lanes for stuck ones (see SweepLanes). */
+   * thread. The LaneSweeper watches these lanes (SweepIfParked). */
   void AddLane(TaskLane *lane);
+  /** LaneSweeper thread: when this worker is parked, reschedule the lanes a
+   * dead client left flagged but unscheduled and ring the worker if its
+   * active queue holds anything (see lane_sweeper.h). Any thread. */
+  void SweepIfParked();
 
   /** Tasks still queued or blocked in this worker when it stopped: failed
    * with kTaskRuntimeStopping and completed by the runtime's stop. */
@@ -90,7 +101,6 @@ class Worker {
   void HandleTask(TaskLane &lane, ipc::Pointer task);
   u32 RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue);
   void RecoverStuckHead(TaskLane &lane);
-  void SweepLanes();
   void RouteTask(ipc::FullPtr<Task> task);
   void StartTask(ipc::FullPtr<Task> task, Container *container);
   void Resume(RunContext *rctx);
@@ -115,8 +125,7 @@ class Worker {
   bool woken_from_park_ = false;  // the doorbell just woke us (RouteTask's cold path)
   u32 last_client_cpu_ = ~0u;  // CPU of the latest client Enqueue on a process lane we drained
   u64 last_recovery_check_ns_ = 0;
-  u64 last_sweep_ns_ = 0;
-  std::mutex lanes_mu_;  // AddLane (any thread) vs SweepLanes (this worker)
+  std::mutex lanes_mu_;  // AddLane (any thread) vs SweepIfParked (LaneSweeper)
   struct LaneWatch {
     TaskLane *lane;
     u64 head;  // Queue().Head() at the previous sweep
