@@ -3,12 +3,17 @@
 //   sync round trip (median, p99)        target median < 0.7 µs (fast state)
 //   async throughput, 16 / 256 in flight target > 5 M tasks/s
 //   first task after 10 ms / 100 ms / 1 s idle   target < 50 µs
+//     beside it, the VM's floor for that path: a bare futex wake-up of a
+//     parked process and its answer, after the same idle time
 //   idle CPU over 10 s                   target < 0.3 % of a core
 //   launch -> first completed task        target < 20 ms
 // Every latency figure is reported beside the ping-pong calibration.
 // Run: build/bin/bench_runtime [--benchmark_filter=...]
 // Environment: CHI_BENCH_WORKERS (default 1).
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "calibration.h"
+#include "chimaera/ipc/futex.h"
 #include "runtime_process.h"
 #include "small_message/small_message_client.h"
 
@@ -119,7 +125,7 @@ void BM_FirstTaskAfterIdle(benchmark::State &state) {
 }
 BENCHMARK(BM_FirstTaskAfterIdle)->Arg(10)->Iterations(50)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_FirstTaskAfterIdle)->Arg(100)->Iterations(20)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_FirstTaskAfterIdle)->Arg(1000)->Iterations(10)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FirstTaskAfterIdle)->Arg(1000)->Iterations(20)->Unit(benchmark::kMicrosecond);
 
 long CpuTicks(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -132,6 +138,61 @@ long CpuTicks(pid_t pid) {
     if (i == 11 || i == 12) total += std::stol(tok);
   return total;
 }
+
+// The floor under BM_FirstTaskAfterIdle: what a runtime-less exchange with
+// a parked process costs after the same idle time. A forked child parks on a
+// futex in a shared page (no timeout, like a parked worker); the parent wakes
+// it and polls with sched_yield until the child answers (as a client does
+// after waking a worker). One futex wake-up and two context switches.
+void BM_BareWakeAfterIdle(benchmark::State &state) {
+  struct Shared {
+    std::atomic<chi::u32> bell{0};
+    std::atomic<chi::u32> answer{0};
+    std::atomic<chi::u32> stop{0};
+  };
+  void *mem = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    state.SkipWithError("mmap failed");
+    return;
+  }
+  auto *sh = new (mem) Shared();
+  pid_t child = fork();
+  if (child == 0) {
+    for (chi::u32 seen = 0; sh->stop.load() == 0;) {
+      chi::ipc::FutexWait(sh->bell, seen, chi::ipc::kWaitForever);
+      seen = sh->bell.load();
+      sh->answer.store(seen);
+    }
+    _exit(0);
+  }
+  std::vector<double> samples;
+  double pp_before = PingPongRoundTripNs(20000);
+  chi::u32 round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::this_thread::sleep_for(std::chrono::milliseconds(state.range(0)));
+    state.ResumeTiming();
+    auto t0 = Clock::now();
+    sh->bell.store(++round);
+    chi::ipc::FutexWake(sh->bell, 1);
+    while (sh->answer.load() != round) sched_yield();
+    samples.push_back(NsSince(t0));
+  }
+  double pp_after = PingPongRoundTripNs(20000);
+  sh->stop.store(1);
+  sh->bell.fetch_add(1);
+  chi::ipc::FutexWake(sh->bell, 1);
+  waitpid(child, nullptr, 0);
+  munmap(mem, sizeof(Shared));
+  SampleStats s = ComputeStats(samples);
+  state.counters["median_us"] = s.median / 1000;
+  state.counters["max_us"] = s.max / 1000;
+  state.counters["pingpong_before_ns"] = pp_before;
+  state.counters["pingpong_after_ns"] = pp_after;
+}
+BENCHMARK(BM_BareWakeAfterIdle)->Arg(10)->Iterations(50)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BareWakeAfterIdle)->Arg(100)->Iterations(20)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BareWakeAfterIdle)->Arg(1000)->Iterations(20)->Unit(benchmark::kMicrosecond);
 
 void BM_IdleCpu(benchmark::State &state) {
   Env &env = GetEnv();
