@@ -103,9 +103,10 @@ void BM_AsyncThroughput(benchmark::State &state) {
 }
 BENCHMARK(BM_AsyncThroughput)->Arg(16)->Arg(256)->MinTime(1.0)->UseRealTime();
 
-void BM_FirstTaskAfterIdle(benchmark::State &state) {
-  Env &env = GetEnv();
-  const chi::DomainQuery dq = chi::DomainQuery::GetLocalHash(0);
+/** Each iteration: sleep state.range(0) ms (untimed), then time `once()`.
+ * Reports the median and max in µs beside the ping-pong calibration. */
+template <typename Fn>
+void TimeAfterIdle(benchmark::State &state, Fn once) {
   std::vector<double> samples;
   double pp_before = PingPongRoundTripNs(20000);
   for (auto _ : state) {
@@ -113,7 +114,7 @@ void BM_FirstTaskAfterIdle(benchmark::State &state) {
     std::this_thread::sleep_for(std::chrono::milliseconds(state.range(0)));
     state.ResumeTiming();
     auto t0 = Clock::now();
-    env.sm.Md(chi::ipc::MemContext(), dq);
+    once();
     samples.push_back(NsSince(t0));
   }
   double pp_after = PingPongRoundTripNs(20000);
@@ -122,6 +123,12 @@ void BM_FirstTaskAfterIdle(benchmark::State &state) {
   state.counters["max_us"] = s.max / 1000;
   state.counters["pingpong_before_ns"] = pp_before;
   state.counters["pingpong_after_ns"] = pp_after;
+}
+
+void BM_FirstTaskAfterIdle(benchmark::State &state) {
+  Env &env = GetEnv();
+  const chi::DomainQuery dq = chi::DomainQuery::GetLocalHash(0);
+  TimeAfterIdle(state, [&] { env.sm.Md(chi::ipc::MemContext(), dq); });
 }
 BENCHMARK(BM_FirstTaskAfterIdle)->Arg(10)->Iterations(50)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_FirstTaskAfterIdle)->Arg(100)->Iterations(20)->Unit(benchmark::kMicrosecond);
@@ -165,30 +172,22 @@ void BM_BareWakeAfterIdle(benchmark::State &state) {
     }
     _exit(0);
   }
-  std::vector<double> samples;
-  double pp_before = PingPongRoundTripNs(20000);
+  if (child < 0) {
+    munmap(mem, sizeof(Shared));
+    state.SkipWithError("fork failed");
+    return;
+  }
   chi::u32 round = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    std::this_thread::sleep_for(std::chrono::milliseconds(state.range(0)));
-    state.ResumeTiming();
-    auto t0 = Clock::now();
+  TimeAfterIdle(state, [&] {
     sh->bell.store(++round);
     chi::ipc::FutexWake(sh->bell, 1);
     while (sh->answer.load() != round) sched_yield();
-    samples.push_back(NsSince(t0));
-  }
-  double pp_after = PingPongRoundTripNs(20000);
+  });
   sh->stop.store(1);
   sh->bell.fetch_add(1);
   chi::ipc::FutexWake(sh->bell, 1);
   waitpid(child, nullptr, 0);
   munmap(mem, sizeof(Shared));
-  SampleStats s = ComputeStats(samples);
-  state.counters["median_us"] = s.median / 1000;
-  state.counters["max_us"] = s.max / 1000;
-  state.counters["pingpong_before_ns"] = pp_before;
-  state.counters["pingpong_after_ns"] = pp_after;
 }
 BENCHMARK(BM_BareWakeAfterIdle)->Arg(10)->Iterations(50)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_BareWakeAfterIdle)->Arg(100)->Iterations(20)->Unit(benchmark::kMicrosecond);

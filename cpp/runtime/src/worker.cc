@@ -81,7 +81,7 @@ void Worker::Loop() {
       continue;
     }
     // Woken by a doorbell: spin again, work is likely. Woken by the timeout
-    // (sweep period, a waiter's due time): look once, then park again.
+    // (a waiting task's due time): look once, then park again.
     const bool timed_out = Park();
     idle = timed_out ? kIdleSpins + kIdleYields - 1 : 0;
     woken_from_park_ = !timed_out;
@@ -212,24 +212,28 @@ u32 Worker::RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue) {
 
 void Worker::AddLane(TaskLane *lane) {
   std::lock_guard<std::mutex> lock(lanes_mu_);
-  lanes_.push_back({lane, lane->Queue().Head()});
+  lanes_.push_back({lane, lane->Queue().Head(), false});
 }
 
 // A client that dies between setting a lane's in_active_ flag and pushing the
 // lane onto the active queue leaves the lane flagged but unscheduled: nobody
 // schedules it again. One that dies between claiming an active-queue slot and
 // ringing leaves a parked worker with work it was never told about. The
-// LaneSweeper calls this periodically: a lane that is non-empty, flagged and
-// whose head did not move since the previous sweep is pushed onto the active
-// queue again (a duplicate entry is harmless: the lane belongs to this worker
-// only), and the worker is rung if its active queue holds anything.
+// LaneSweeper calls this periodically: a lane seen flagged and non-empty by
+// two sweeps in a row with its head unmoved is pushed onto the active queue
+// again (a duplicate entry is harmless: the lane belongs to this worker only;
+// two sweeps, so a lane just scheduled on a worker still waking up is not
+// taken for stranded), and the worker is rung if its active queue holds
+// anything. Only a parked worker is swept: it holds no lane and has drained
+// its active queue, so what the sweep finds is stranded; a worker that is
+// awake is swept once it parks again.
 void Worker::SweepIfParked() {
-  if (shared_->doorbell_.Waiters() == 0) return;  // awake: it finds its lanes itself
+  if (shared_->doorbell_.Waiters() == 0) return;
   std::lock_guard<std::mutex> lock(lanes_mu_);
   for (LaneWatch &w : lanes_) {
     const u64 head = w.lane->Queue().Head();
-    if (!w.lane->IsEmpty() && head == w.head &&
-        w.lane->Header().in_active_.load(std::memory_order_acquire) != 0) {
+    const bool suspect = !w.lane->IsEmpty() && w.lane->Header().in_active_.load(std::memory_order_acquire) != 0;
+    if (suspect && w.suspect && head == w.head) {
       Log().warn("worker {}: lane {} of queue {} was flagged but not scheduled (a client died scheduling it): "
                  "rescheduling",
                  id_, w.lane->Header().lane_id_, w.lane->Header().queue_id_);
@@ -237,6 +241,7 @@ void Worker::SweepIfParked() {
       (void)active_queue_->Push(ipc::ToPointer(w.lane));
     }
     w.head = head;
+    w.suspect = suspect;
   }
   if (!active_queue_->IsEmpty()) shared_->doorbell_.Notify();
 }
@@ -295,9 +300,10 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
   // empty, running the task now keeps lane order and skips a queue hop; then
   // hand the CPU straight back to a client that shares it. Only then: in a
   // busy loop, routing a batch before running it is faster.
-  if (woken_from_park_ && overflow_.empty() && lane->Header().worker_id_ == id_ && lane->IsEmpty()) {
+  if (woken_from_park_ && overflow_.empty() && !lane->Header().is_process_lane_ &&
+      lane->Header().worker_id_ == id_ && lane->IsEmpty()) {
     woken_from_park_ = false;
-    StartTask(task, c);
+    StartTask(task, reinterpret_cast<Container *>(lane->Header().container_));
     if (static_cast<int>(last_client_cpu_) == sched_getcpu()) sched_yield();
     return;
   }

@@ -9,8 +9,9 @@
  * worker is rung when its active queue is not empty (a client died between
  * claiming a slot and ringing), and a lane that stayed flagged, non-empty and
  * unmoved over two sweeps (a client died between flagging and scheduling it)
- * is pushed onto its worker's active queue. A worker that is awake finds its
- * lanes itself, so only parked workers are swept.
+ * is pushed onto its worker's active queue. Only parked workers are swept (a
+ * parked worker holds no lane and has drained its active queue, so what the
+ * sweep finds is stranded); a worker that is awake is swept once it parks.
  *
  * Why a thread of its own: a parked worker with a timed sleep pays, on every
  * wake-up, the cancel of its timer (a clock-event reprogram, a VM exit on this

@@ -128,7 +128,8 @@ class Worker {
   std::mutex lanes_mu_;  // AddLane (any thread) vs SweepIfParked (LaneSweeper)
   struct LaneWatch {
     TaskLane *lane;
-    u64 head;  // Queue().Head() at the previous sweep
+    u64 head = 0;          // Queue().Head() at the previous sweep
+    bool suspect = false;  // the previous sweep saw it flagged and non-empty
   };
   std::vector<LaneWatch> lanes_;
   std::vector<TaskLane *> held_lanes_;  // lanes whose flag we hold, polled directly (TaskQueue file comment)
