@@ -270,4 +270,39 @@ TEST(RuntimeSubtasks, FirstTaskAfterTheWorkerParkedBehavesLikeAnyOther) {
   EXPECT_EQ(c.Call(Method::kEcho, 7), 14u);
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log();
 }
+
+// Pool churn on a small segment: each worktest pool maps 3 lanes and their
+// queues take shared memory, so without reclaiming destroyed pools the 16 MiB
+// segment fills after ~100 create/destroy cycles. With idle moments between
+// bursts (the LaneSweeper reclaims a retired pool's queues once every worker
+// has been idle), 600 cycles fit. A destroyed pool's id stays dead even when
+// its slot is reused.
+TEST(RuntimePools, DestroyedPoolsAreReclaimedAndTheirIdsStayDead) {
+  RuntimeProcess rt("workers: 2\nshm_size: 16m\nlog_level: debug\n");
+  ASSERT_TRUE(rt.Start()) << rt.Log();
+  chimaera::admin::Client admin;
+  const auto dq = chi::DomainQuery::GetDynamic();
+  std::set<chi::u64> ids;
+  chi::PoolId first;
+  for (int i = 0; i < 600; ++i) {
+    Client c;
+    c.Create("churn" + std::to_string(i));
+    ASSERT_EQ(c.Call(Method::kEcho, i), 2u * i);
+    EXPECT_TRUE(ids.insert(c.pool_id_.id_).second) << "pool id reused: " << c.pool_id_.ToString();
+    if (i == 0) first = c.pool_id_;
+    admin.DestroyPool(chi::ipc::MemContext(), dq, c.pool_id_);
+    if (i % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // A task addressed to the first (long destroyed) pool finds no pool.
+  Client stale;
+  stale.pool_id_ = first;
+  try {
+    stale.Call(Method::kEcho, 1);
+    ADD_FAILURE() << "expected kTaskUnknownPool";
+  } catch (const chi::TaskError &e) {
+    EXPECT_EQ(e.Code(), chi::kTaskUnknownPool) << e.what();
+  }
+  EXPECT_NE(rt.Log().find("reclaimed 3 lane(s) of retired pool"), std::string::npos);
+  EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log().substr(0, 2000);
+}
 }  // namespace

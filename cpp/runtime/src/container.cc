@@ -35,6 +35,12 @@ TaskLane *Container::FindLane(QueueId queue_id, LaneId lane_id) {
   return nullptr;
 }
 
+void Container::FreeQueues(ipc::Allocator &alloc) {
+  for (auto &q : queues_) alloc.Free(q.queue.shm_);
+  queues_.clear();
+  first_queue_ = nullptr;
+}
+
 std::vector<TaskLane *> Container::AllLanes() {
   std::vector<TaskLane *> out;
   for (auto &q : queues_)

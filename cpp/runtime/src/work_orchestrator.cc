@@ -3,16 +3,19 @@
 #include <stdexcept>
 #include <string>
 
+#include "chimaera/runtime/runtime.h"
+
 namespace chi {
 
 void WorkOrchestrator::Init(Runtime *rt, WorkerShared *shared, u32 num_workers) {
+  rt_ = rt;
   workers_.clear();
   for (u32 i = 0; i < num_workers; ++i) workers_.push_back(std::make_unique<Worker>(i, &shared[i], rt));
 }
 
 void WorkOrchestrator::Start() {
   for (auto &w : workers_) w->Start();
-  sweeper_.Start(this);
+  sweeper_.Start(this, &rt_->Pools(), &rt_->GetAllocator());
 }
 
 void WorkOrchestrator::Stop() {
@@ -33,6 +36,11 @@ void WorkOrchestrator::ScheduleLane(TaskLane &lane) {
   const u32 w = next_worker_.fetch_add(1, std::memory_order_relaxed) % n;
   lane.Header().worker_id_ = w;
   workers_[w]->AddLane(&lane);
+}
+
+void WorkOrchestrator::UnmapLanes(const std::vector<TaskLane *> &lanes) {
+  for (auto &w : workers_) w->ForgetLanes(lanes);
+  lanes_mapped_.fetch_sub(lanes.size(), std::memory_order_relaxed);
 }
 
 }  // namespace chi

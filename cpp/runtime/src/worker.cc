@@ -91,6 +91,7 @@ void Worker::Loop() {
 
 bool Worker::Park() {
   u32 key = shared_->doorbell_.PrepareWait();
+  parks_.fetch_add(1, std::memory_order_acq_rel);
   // Re-check everything that may have changed before PrepareWait, including
   // a subtask completing (its completer's Notify may have seen no waiter).
   const bool waiter_ready = std::any_of(waiting_.begin(), waiting_.end(), [](const WaitEntry &e) {
@@ -213,6 +214,11 @@ u32 Worker::RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue) {
 void Worker::AddLane(TaskLane *lane) {
   std::lock_guard<std::mutex> lock(lanes_mu_);
   lanes_.push_back({lane, lane->Queue().Head(), false});
+}
+
+void Worker::ForgetLanes(const std::vector<TaskLane *> &lanes) {
+  std::lock_guard<std::mutex> lock(lanes_mu_);
+  std::erase_if(lanes_, [&](const LaneWatch &w) { return std::find(lanes.begin(), lanes.end(), w.lane) != lanes.end(); });
 }
 
 // A client that dies between setting a lane's in_active_ flag and pushing the

@@ -45,7 +45,10 @@ class Runtime : public chi::Container {
       return;
     }
     c->Run(Method::kCreate, task.Cast<chi::Task>(), rctx);  // module's Create(task, rctx)
-    if (task->HasError()) return;
+    if (task->HasError()) {
+      rt->Pools().Retire(std::move(c));  // it may have made (and mapped) local queues
+      return;
+    }
     if (c->AllLanes().empty()) c->CreateLocalQueue(0, rt->Config().lanes_per_queue);
     std::string err;
     chi::PoolId id = rt->Pools().Register(name, mod, task->pool_id_, std::move(c), &err);

@@ -16,8 +16,9 @@ namespace chi {
  * layout or vtable. Modules (ModuleManager) and clients (ClientInit) built
  * with another version are refused. 2: serialization virtuals; 3: Task field
  * order and the held-lane scheduling protocol; 4: Container caches its first
- * queue (inline GetLane). */
-inline constexpr u32 kChimaeraAbiVersion = 4;
+ * queue (inline GetLane); 5: pool ids carry a slot generation (inline
+ * PoolManager::GetContainer). */
+inline constexpr u32 kChimaeraAbiVersion = 5;
 
 enum RuntimeState : u32 { kRuntimeStarting = 0, kRuntimeRunning = 1, kRuntimeStopping = 2 };
 

@@ -55,6 +55,10 @@ class Container {
   TaskLane *GetLaneByHash(QueueId queue_id, u32 hash) { return GetLane(queue_id, hash); }
   /** Every lane of every local queue (used to drain on stop). */
   std::vector<TaskLane *> AllLanes();
+  /** Runtime only (LaneSweeper, for a retired container whose lanes no worker
+   * can reach any more): free the local queues' shared memory; afterwards
+   * the container has no lanes. */
+  void FreeQueues(ipc::Allocator &alloc);
 
   /** Run method `method` of `task` (the generated switch calls X(task, rctx)).
    * An exception escaping Run fails the task with kTaskModuleException. */

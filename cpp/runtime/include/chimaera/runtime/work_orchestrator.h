@@ -35,10 +35,14 @@ class WorkOrchestrator {
    * every worker already has kMaxLanesPerWorker lanes. */
   void ScheduleLane(TaskLane &lane);
 
+  /** Undo ScheduleLane for `lanes` (of a retired container, LaneSweeper). */
+  void UnmapLanes(const std::vector<TaskLane *> &lanes);
+
   u32 NumWorkers() const noexcept { return static_cast<u32>(workers_.size()); }
   Worker &GetWorker(u32 id) noexcept { return *workers_[id]; }
 
  private:
+  Runtime *rt_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;
   LaneSweeper sweeper_;
   std::atomic<u32> next_worker_{0};

@@ -79,6 +79,15 @@ class Worker {
    * dead client left flagged but unscheduled and ring the worker if its
    * active queue holds anything (see lane_sweeper.h). Any thread. */
   void SweepIfParked();
+  /** How many times this worker went idle and prepared to park (any thread). */
+  u64 Parks() const noexcept { return parks_.load(std::memory_order_acquire); }
+  /** Whether the worker is parked, or deciding to (any thread). It then holds
+   * no lane and is not handling a task. */
+  bool IsParked() const noexcept { return shared_->doorbell_.Waiters() > 0; }
+  /** IsParked and nothing on its active queue (any thread). */
+  bool IsIdle() const noexcept { return IsParked() && active_queue_->IsEmpty(); }
+  /** Stop watching `lanes` (their container was retired). Any thread. */
+  void ForgetLanes(const std::vector<TaskLane *> &lanes);
 
   /** Tasks still queued or blocked in this worker when it stopped: failed
    * with kTaskRuntimeStopping and completed by the runtime's stop. */
@@ -121,6 +130,7 @@ class Worker {
   ipc::FullPtr<ActiveQueue> active_queue_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<u64> parks_{0};
   RunContext *current_ = nullptr;
   bool woken_from_park_ = false;  // the doorbell just woke us (RouteTask's cold path)
   u32 last_client_cpu_ = ~0u;  // CPU of the latest client Enqueue on a process lane we drained
