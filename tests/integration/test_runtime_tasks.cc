@@ -302,6 +302,13 @@ TEST(RuntimePools, DestroyedPoolsAreReclaimedAndTheirIdsStayDead) {
   } catch (const chi::TaskError &e) {
     EXPECT_EQ(e.Code(), chi::kTaskUnknownPool) << e.what();
   }
+  // Nor can it be requested again: it would reach the old pool's clients.
+  try {
+    admin.CreatePool(chi::ipc::MemContext(), dq, "again", "worktest", "", first);
+    ADD_FAILURE() << "a destroyed pool's id was handed out again";
+  } catch (const chi::TaskError &e) {
+    EXPECT_NE(std::string(e.what()).find("was used before"), std::string::npos) << e.what();
+  }
   EXPECT_NE(rt.Log().find("reclaimed 3 lane(s) of retired pool"), std::string::npos);
   EXPECT_TRUE(ExitedWith(rt.Stop(), 0)) << rt.Log().substr(0, 2000);
 }

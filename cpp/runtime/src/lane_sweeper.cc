@@ -40,38 +40,30 @@ void LaneSweeper::Loop() {
 }
 
 void LaneSweeper::ReclaimRetired() {
-  const u32 n = orchestrator_->NumWorkers();
-  for (Container *c : pools_->TakeRetired()) {
-    Retired r{c, std::vector<u64>(n), std::vector<bool>(n, false)};
-    for (u32 i = 0; i < n; ++i) r.parks[i] = orchestrator_->GetWorker(i).Parks();
-    retired_.push_back(std::move(r));
-  }
+  for (Container *c : pools_->TakeRetired()) retired_.push_back(c);
   if (retired_.empty()) return;
-  // Step two, for those whose step one finished in an earlier sweep.
-  bool all_idle = true;
-  for (u32 i = 0; i < n && all_idle; ++i) all_idle = orchestrator_->GetWorker(i).IsIdle();
-  if (all_idle) {
-    std::erase_if(retired_, [&](const Retired &r) {
-      if (!r.quiescent) return false;
-      const std::vector<TaskLane *> lanes = r.container->AllLanes();
-      for (TaskLane *lane : lanes)
-        if (!lane->IsEmpty() || lane->Header().in_active_.load(std::memory_order_acquire) != 0) return false;
-      orchestrator_->UnmapLanes(lanes);
-      r.container->FreeQueues(*alloc_);
-      Log().debug("reclaimed {} lane(s) of retired pool {} ('{}')", lanes.size(), r.container->pool_id_.ToString(),
-                  r.container->pool_name_);
-      return true;
-    });
+  const u32 n = orchestrator_->NumWorkers();
+  std::vector<u64> seq(n);
+  for (u32 i = 0; i < n; ++i) {
+    seq[i] = orchestrator_->GetWorker(i).SleepSeq();
+    if (seq[i] % 2 == 0 || !orchestrator_->GetWorker(i).ActiveQueueEmpty()) return;  // busy: next sweep
   }
-  // Step one: has every worker been idle since the container was retired?
-  for (Retired &r : retired_) {
-    bool all = true;
-    for (u32 i = 0; i < n; ++i) {
-      Worker &w = orchestrator_->GetWorker(i);
-      if (!r.seen_idle[i]) r.seen_idle[i] = w.IsParked() || w.Parks() != r.parks[i];
-      all = all && r.seen_idle[i];
-    }
-    r.quiescent = all;
+  std::vector<Container *> idle;
+  for (Container *c : retired_) {
+    bool lanes_idle = c->tasks_running_.load(std::memory_order_seq_cst) == 0;
+    for (TaskLane *lane : c->AllLanes())
+      lanes_idle = lanes_idle && lane->IsEmpty() && lane->Header().in_active_.load(std::memory_order_seq_cst) == 0;
+    if (lanes_idle) idle.push_back(c);
+  }
+  // Nobody woke while we looked: the checks above hold at one moment.
+  for (u32 i = 0; i < n; ++i)
+    if (orchestrator_->GetWorker(i).SleepSeq() != seq[i]) return;
+  for (Container *c : idle) {
+    const std::vector<TaskLane *> lanes = c->AllLanes();
+    orchestrator_->UnmapLanes(lanes);
+    c->FreeQueues(*alloc_);
+    Log().debug("reclaimed {} lane(s) of retired pool {} ('{}')", lanes.size(), c->pool_id_.ToString(), c->pool_name_);
+    std::erase(retired_, c);
   }
 }
 

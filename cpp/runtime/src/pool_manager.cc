@@ -19,10 +19,14 @@ PoolId PoolManager::Register(const std::string &name, const std::string &module,
     return refuse("a pool named '" + name + "' already exists (id " + by_name_[name].id_.ToString() + ")");
   PoolId id = requested;
   if (!id.IsNull()) {
-    const u64 slot = id.id_ & (kMaxPools - 1);
-    if (slot == 0 || containers_[slot].load(std::memory_order_relaxed) != nullptr)
-      return refuse("pool id " + id.ToString() + " is in use or invalid");
-    generation_[slot] = id.id_ >> kSlotBits;
+    // A requested id must be newer than every id its slot ever had, or a
+    // destroyed pool's id would come back to life.
+    const u64 slot = id.id_ & (kMaxPools - 1), gen = id.id_ >> kSlotBits;
+    if (slot == 0 || containers_[slot].load(std::memory_order_relaxed) != nullptr ||
+        (slot_used_[slot] && gen <= generation_[slot]) || gen < generation_[slot])
+      return refuse("pool id " + id.ToString() + " is in use, was used before, or is invalid");
+    generation_[slot] = gen;
+    slot_used_[slot] = true;
   } else {
     // Next free slot after the last one handed out (slot 0 is never used:
     // it would make generation 0's id null).
@@ -34,6 +38,7 @@ PoolId PoolManager::Register(const std::string &name, const std::string &module,
     }
     if (slot == 0) return refuse("too many pools (" + std::to_string(kMaxPools - 2) + " at once)");
     id = PoolId((++generation_[slot] << kSlotBits) | slot);
+    slot_used_[slot] = true;
   }
   container->pool_id_ = id;
   container->pool_name_ = name;

@@ -91,7 +91,6 @@ void Worker::Loop() {
 
 bool Worker::Park() {
   u32 key = shared_->doorbell_.PrepareWait();
-  parks_.fetch_add(1, std::memory_order_acq_rel);
   // Re-check everything that may have changed before PrepareWait, including
   // a subtask completing (its completer's Notify may have seen no waiter).
   const bool waiter_ready = std::any_of(waiting_.begin(), waiting_.end(), [](const WaitEntry &e) {
@@ -115,7 +114,10 @@ bool Worker::Park() {
       return false;
     }
   }
-  return shared_->doorbell_.Wait(key, timeout_us) == ipc::FutexStatus::kTimedOut;
+  sleep_seq_.fetch_add(1, std::memory_order_seq_cst);  // odd: asleep (LaneSweeper)
+  const bool timed_out = shared_->doorbell_.Wait(key, timeout_us) == ipc::FutexStatus::kTimedOut;
+  sleep_seq_.fetch_add(1, std::memory_order_seq_cst);
+  return timed_out;
 }
 
 bool Worker::PollActiveQueue() {
@@ -340,6 +342,7 @@ void Worker::StartTask(ipc::FullPtr<Task> task, Container *c) {
   rctx->worker_ = this;
   rctx->fiber_ = fiber;
   fiber->rctx_ = rctx;
+  c->tasks_running_.fetch_add(1, std::memory_order_relaxed);
   Resume(rctx);
 }
 
@@ -464,6 +467,7 @@ TaskFiber *Worker::AcquireFiber() {
 }
 
 void Worker::Release(RunContext *rctx) {
+  rctx->container_->tasks_running_.fetch_sub(1, std::memory_order_seq_cst);
   free_fibers_.push_back(rctx->fiber_);  // rctx is the fiber's own ctx_
   rctx->task_ = ipc::FullPtr<Task>();
   rctx->route_lane_ = nullptr;

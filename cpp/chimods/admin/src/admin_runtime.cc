@@ -49,7 +49,13 @@ class Runtime : public chi::Container {
       rt->Pools().Retire(std::move(c));  // it may have made (and mapped) local queues
       return;
     }
-    if (c->AllLanes().empty()) c->CreateLocalQueue(0, rt->Config().lanes_per_queue);
+    try {
+      if (c->AllLanes().empty()) c->CreateLocalQueue(0, rt->Config().lanes_per_queue);
+    } catch (const std::exception &e) {
+      task->SetError(chi::kTaskModuleException, e.what());
+      rt->Pools().Retire(std::move(c));
+      return;
+    }
     std::string err;
     chi::PoolId id = rt->Pools().Register(name, mod, task->pool_id_, std::move(c), &err);
     if (id.IsNull()) {

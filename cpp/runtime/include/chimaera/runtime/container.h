@@ -22,6 +22,8 @@
 #include "chimaera/core/task.h"
 #include "chimaera/core/task_archives.h"
 #include "chimaera/core/task_queue.h"
+#include <atomic>
+
 #include "chimaera/runtime/run_context.h"
 
 namespace chi {
@@ -31,6 +33,10 @@ class Container {
   PoolId pool_id_;            /**< unique id of the pool */
   std::string pool_name_;     /**< unique semantic name of the pool */
   ContainerId container_id_ = 0;
+  /** Runtime-maintained: tasks of this container started and not finished
+   * (running or waiting on a subtask). A retired container's queues are
+   * reclaimed only at 0. */
+  std::atomic<u32> tasks_running_{0};
 
   virtual ~Container() = default;
 

@@ -14,12 +14,13 @@
  * sweep finds is stranded); a worker that is awake is swept once it parks.
  *
  * It also reclaims the local queues (shared memory) and lane mappings of
- * retired containers (destroyed pools, failed creates; PoolManager) in two
- * steps: first every worker must be seen idle at least once after the
- * retirement (so no task routed before it is still being pushed to those
- * lanes), then, in a later sweep, every worker idle at once with an empty
- * active queue and the lanes empty and released (so no worker holds one).
- * Without this a runtime ran out of shared memory after ~2000 pool
+ * retired containers (destroyed pools, failed creates; PoolManager) at a
+ * moment when every worker sleeps (Worker::SleepSeq odd and unchanged across
+ * the checks), every active queue is empty, and the container has no task
+ * running and its lanes are empty and released: then no worker holds a lane,
+ * no route from before the retirement is in flight, and no later route can
+ * find the container. A runtime busy without pause defers reclamation.
+ * Without it a runtime ran out of shared memory after ~2000 pool
  * create/destroy cycles.
  *
  * Why a thread of its own: a parked worker with a timed sleep pays, on every
@@ -57,19 +58,13 @@ class LaneSweeper {
   void Stop();
 
  private:
-  struct Retired {
-    Container *container;
-    std::vector<u64> parks;       // each worker's Parks() when first seen
-    std::vector<bool> seen_idle;  // the worker was idle at some point since
-    bool quiescent = false;       // every worker was (step one done)
-  };
   void Loop();
   void ReclaimRetired();
 
   WorkOrchestrator *orchestrator_ = nullptr;
   PoolManager *pools_ = nullptr;
   ipc::Allocator *alloc_ = nullptr;
-  std::vector<Retired> retired_;  // sweeper thread only
+  std::vector<Container *> retired_;  // sweeper thread only
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable stop_cv_;

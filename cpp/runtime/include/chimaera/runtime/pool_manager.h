@@ -67,7 +67,8 @@ class PoolManager {
   std::unordered_map<std::string, PoolInfo> by_name_;
   std::vector<std::unique_ptr<Container>> owned_;  // live and retired
   std::vector<Container *> retired_;               // not yet handed to TakeRetired
-  u64 generation_[kMaxPools] = {};
+  u64 generation_[kMaxPools] = {};  // latest generation handed out per slot
+  bool slot_used_[kMaxPools] = {};
   u64 next_slot_ = 2;
 };
 

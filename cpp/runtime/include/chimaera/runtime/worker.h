@@ -79,13 +79,12 @@ class Worker {
    * dead client left flagged but unscheduled and ring the worker if its
    * active queue holds anything (see lane_sweeper.h). Any thread. */
   void SweepIfParked();
-  /** How many times this worker went idle and prepared to park (any thread). */
-  u64 Parks() const noexcept { return parks_.load(std::memory_order_acquire); }
-  /** Whether the worker is parked, or deciding to (any thread). It then holds
-   * no lane and is not handling a task. */
-  bool IsParked() const noexcept { return shared_->doorbell_.Waiters() > 0; }
-  /** IsParked and nothing on its active queue (any thread). */
-  bool IsIdle() const noexcept { return IsParked() && active_queue_->IsEmpty(); }
+  /** Odd while the worker sleeps in Park, past every re-check (it then holds
+   * no lane, has no overflow and handles no task), even otherwise; it grows
+   * by one at each transition, so equal reads bracket a stretch in which the
+   * worker did nothing (any thread). */
+  u64 SleepSeq() const noexcept { return sleep_seq_.load(std::memory_order_seq_cst); }
+  bool ActiveQueueEmpty() const noexcept { return active_queue_->IsEmpty(); }
   /** Stop watching `lanes` (their container was retired). Any thread. */
   void ForgetLanes(const std::vector<TaskLane *> &lanes);
 
@@ -130,7 +129,7 @@ class Worker {
   ipc::FullPtr<ActiveQueue> active_queue_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::atomic<u64> parks_{0};
+  std::atomic<u64> sleep_seq_{0};
   RunContext *current_ = nullptr;
   bool woken_from_park_ = false;  // the doorbell just woke us (RouteTask's cold path)
   u32 last_client_cpu_ = ~0u;  // CPU of the latest client Enqueue on a process lane we drained
