@@ -18,11 +18,19 @@ void Container::CreateLocalQueue(QueueId queue_id, u32 num_lanes, IntFlag /*flag
   ipc::FullPtr<TaskQueue> q = rt->GetAllocator().AllocateFull<TaskQueue>(TaskQueue::SizeOf(num_lanes, 1, depth));
   if (q.IsNull()) throw std::runtime_error("pool '" + pool_name_ + "': shared memory full creating a local queue");
   new (q.ptr_) TaskQueue(queue_id, num_lanes, 1, depth);
-  for (u32 l = 0; l < num_lanes; ++l) {
-    TaskLane &lane = q->GetLane(l);
-    lane.Header().container_ = reinterpret_cast<u64>(this);
-    lane.Header().is_process_lane_ = 0;
-    rt->Orchestrator().ScheduleLane(lane);
+  std::vector<TaskLane *> mapped;
+  try {
+    for (u32 l = 0; l < num_lanes; ++l) {
+      TaskLane &lane = q->GetLane(l);
+      lane.Header().container_ = reinterpret_cast<u64>(this);
+      lane.Header().is_process_lane_ = 0;
+      rt->Orchestrator().ScheduleLane(lane);
+      mapped.push_back(&lane);
+    }
+  } catch (...) {  // out of lanes: undo, nothing of this queue stays behind
+    rt->Orchestrator().UnmapLanes(mapped);
+    rt->GetAllocator().Free(q.shm_);
+    throw;
   }
   queues_.push_back({queue_id, q});
   first_queue_ = queues_.front().queue.ptr_;

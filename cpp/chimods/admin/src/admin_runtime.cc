@@ -44,7 +44,11 @@ class Runtime : public chi::Container {
       task->SetError(chi::kTaskUnknownModule, e.what());
       return;
     }
-    c->Run(Method::kCreate, task.Cast<chi::Task>(), rctx);  // module's Create(task, rctx)
+    try {
+      c->Run(Method::kCreate, task.Cast<chi::Task>(), rctx);  // module's Create(task, rctx)
+    } catch (const std::exception &e) {
+      task->SetError(chi::kTaskModuleException, std::string("Create threw: ") + e.what());
+    }
     if (task->HasError()) {
       rt->Pools().Retire(std::move(c));  // it may have made (and mapped) local queues
       return;
@@ -75,12 +79,20 @@ class Runtime : public chi::Container {
       return;
     }
     chi::Container *c = rt->Pools().GetContainer(task->target_);
-    if (c == nullptr) {
+    // Unpublish first: a second DestroyPool of the same pool then fails
+    // instead of running the module's Destroy again.
+    if (c == nullptr || !rt->Pools().Destroy(task->target_)) {
       task->SetError(chi::kTaskUnknownPool, "no pool with id " + task->target_.ToString());
       return;
     }
+    // Count the module's Destroy as a task of the retired container, so its
+    // queues are not reclaimed while it runs (it may wait on subtasks).
+    c->tasks_running_.fetch_add(1, std::memory_order_relaxed);
+    struct Done {
+      chi::Container *c;
+      ~Done() { c->tasks_running_.fetch_sub(1, std::memory_order_seq_cst); }
+    } done{c};  // also when the module's Destroy throws
     c->Run(Method::kDestroy, task.Cast<chi::Task>(), rctx);  // module's Destroy(task, rctx)
-    rt->Pools().Destroy(task->target_);
   }
   void MonitorDestroyPool(chi::MonitorModeId mode, chi::ipc::FullPtr<DestroyPoolTask> task, chi::RunContext &rctx) {
     DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);

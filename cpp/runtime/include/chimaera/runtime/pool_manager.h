@@ -34,6 +34,9 @@ class PoolManager {
  public:
   static constexpr u32 kSlotBits = 12;
   static constexpr u64 kMaxPools = u64{1} << kSlotBits; /**< pools alive at once */
+  /** Requested ids must have a generation below this (leaves 2^51 fresh
+   * generations per slot, so an id never wraps back to an old one). */
+  static constexpr u64 kMaxGeneration = u64{1} << 51;
 
   /** Register `container` (owned from now on) under `name`. Uses `requested`
    * when non-null and its slot is free, else a free slot. Returns the id, or a
