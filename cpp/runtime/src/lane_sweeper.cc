@@ -50,7 +50,7 @@ void LaneSweeper::ReclaimRetired() {
   }
   std::vector<Container *> idle;
   for (Container *c : retired_) {
-    bool lanes_idle = c->tasks_running_.load(std::memory_order_seq_cst) == 0;
+    bool lanes_idle = c->tasks_suspended_.load(std::memory_order_seq_cst) == 0;
     for (TaskLane *lane : c->AllLanes())
       lanes_idle = lanes_idle && lane->IsEmpty() && lane->Header().in_active_.load(std::memory_order_seq_cst) == 0;
     if (lanes_idle) idle.push_back(c);

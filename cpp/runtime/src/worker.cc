@@ -342,11 +342,11 @@ void Worker::StartTask(ipc::FullPtr<Task> task, Container *c) {
   rctx->worker_ = this;
   rctx->fiber_ = fiber;
   fiber->rctx_ = rctx;
-  c->tasks_running_.fetch_add(1, std::memory_order_relaxed);
   Resume(rctx);
 }
 
 void Worker::Resume(RunContext *rctx) {
+  if (rctx->blocked_) rctx->container_->tasks_suspended_.fetch_sub(1, std::memory_order_seq_cst);
   rctx->blocked_ = false;
   rctx->waiting_on_ = nullptr;
   current_ = rctx;
@@ -377,6 +377,7 @@ void Worker::RunTaskBody(RunContext *rctx) {
 
 void Worker::Suspend(RunContext *rctx) {
   rctx->blocked_ = true;
+  rctx->container_->tasks_suspended_.fetch_add(1, std::memory_order_seq_cst);
   rctx->fiber_->Leave();
 }
 
@@ -467,7 +468,6 @@ TaskFiber *Worker::AcquireFiber() {
 }
 
 void Worker::Release(RunContext *rctx) {
-  rctx->container_->tasks_running_.fetch_sub(1, std::memory_order_seq_cst);
   free_fibers_.push_back(rctx->fiber_);  // rctx is the fiber's own ctx_
   rctx->task_ = ipc::FullPtr<Task>();
   rctx->route_lane_ = nullptr;

@@ -87,10 +87,10 @@ class Runtime : public chi::Container {
     }
     // Count the module's Destroy as a task of the retired container, so its
     // queues are not reclaimed while it runs (it may wait on subtasks).
-    c->tasks_running_.fetch_add(1, std::memory_order_relaxed);
+    c->tasks_suspended_.fetch_add(1, std::memory_order_relaxed);
     struct Done {
       chi::Container *c;
-      ~Done() { c->tasks_running_.fetch_sub(1, std::memory_order_seq_cst); }
+      ~Done() { c->tasks_suspended_.fetch_sub(1, std::memory_order_seq_cst); }
     } done{c};  // also when the module's Destroy throws
     c->Run(Method::kDestroy, task.Cast<chi::Task>(), rctx);  // module's Destroy(task, rctx)
   }

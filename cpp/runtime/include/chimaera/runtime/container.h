@@ -33,10 +33,12 @@ class Container {
   PoolId pool_id_;            /**< unique id of the pool */
   std::string pool_name_;     /**< unique semantic name of the pool */
   ContainerId container_id_ = 0;
-  /** Runtime-maintained: tasks of this container started and not finished
-   * (running or waiting on a subtask). A retired container's queues are
-   * reclaimed only at 0. */
-  std::atomic<u32> tasks_running_{0};
+  /** Runtime-maintained: tasks of this container suspended on a worker
+   * (waiting on a subtask, or yielded), plus the admin's DestroyPool while it
+   * runs the module's Destroy. A retired container's queues are reclaimed
+   * only at 0, when every worker sleeps (so none runs a task): the count
+   * stays off the per-task path. */
+  std::atomic<u32> tasks_suspended_{0};
 
   virtual ~Container() = default;
 

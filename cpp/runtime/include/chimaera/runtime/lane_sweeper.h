@@ -16,8 +16,9 @@
  * It also reclaims the local queues (shared memory) and lane mappings of
  * retired containers (destroyed pools, failed creates; PoolManager) at a
  * moment when every worker sleeps (Worker::SleepSeq odd and unchanged across
- * the checks), every active queue is empty, and the container has no task
- * running and its lanes are empty and released: then no worker holds a lane,
+ * the checks, so no task runs), every active queue is empty, the container
+ * has no suspended task (Container::tasks_suspended_) and its lanes are
+ * empty and released: then no worker holds a lane,
  * no route from before the retirement is in flight, and no later route can
  * find the container. A runtime busy without pause defers reclamation.
  * Without it a runtime ran out of shared memory after ~2000 pool
