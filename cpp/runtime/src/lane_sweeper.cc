@@ -1,6 +1,8 @@
 #include "chimaera/runtime/lane_sweeper.h"
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "chimaera/runtime/container.h"
 #include "chimaera/runtime/log.h"
@@ -48,18 +50,19 @@ void LaneSweeper::ReclaimRetired() {
     seq[i] = orchestrator_->GetWorker(i).SleepSeq();
     if (seq[i] % 2 == 0 || !orchestrator_->GetWorker(i).ActiveQueueEmpty()) return;  // busy: next sweep
   }
-  std::vector<Container *> idle;
+  std::vector<std::pair<Container *, std::vector<TaskLane *>>> idle;
   for (Container *c : retired_) {
-    bool lanes_idle = c->tasks_suspended_.load(std::memory_order_seq_cst) == 0;
-    for (TaskLane *lane : c->AllLanes())
-      lanes_idle = lanes_idle && lane->IsEmpty() && lane->Header().in_active_.load(std::memory_order_seq_cst) == 0;
-    if (lanes_idle) idle.push_back(c);
+    std::vector<TaskLane *> lanes = c->AllLanes();
+    const bool lanes_idle = c->tasks_suspended_.load(std::memory_order_seq_cst) == 0 &&
+                            std::all_of(lanes.begin(), lanes.end(), [](TaskLane *lane) {
+                              return lane->IsEmpty() && lane->Header().in_active_.load(std::memory_order_seq_cst) == 0;
+                            });
+    if (lanes_idle) idle.emplace_back(c, std::move(lanes));
   }
   // Nobody woke while we looked: the checks above hold at one moment.
   for (u32 i = 0; i < n; ++i)
     if (orchestrator_->GetWorker(i).SleepSeq() != seq[i]) return;
-  for (Container *c : idle) {
-    const std::vector<TaskLane *> lanes = c->AllLanes();
+  for (auto &[c, lanes] : idle) {
     orchestrator_->UnmapLanes(lanes);
     c->FreeQueues(*alloc_);
     Log().debug("reclaimed {} lane(s) of retired pool {} ('{}')", lanes.size(), c->pool_id_.ToString(), c->pool_name_);

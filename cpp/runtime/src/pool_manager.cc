@@ -23,7 +23,7 @@ PoolId PoolManager::Register(const std::string &name, const std::string &module,
     // destroyed pool's id would come back to life.
     const u64 slot = id.id_ & (kMaxPools - 1), gen = id.id_ >> kSlotBits;
     if (slot == 0 || containers_[slot].load(std::memory_order_relaxed) != nullptr ||
-        (slot_used_[slot] && gen <= generation_[slot]) || gen < generation_[slot] || gen >= kMaxGeneration)
+        (slot_used_[slot] && gen <= generation_[slot]) || gen >= kMaxGeneration)
       return refuse("pool id " + id.ToString() + " is in use, was used before, or is invalid");
     generation_[slot] = gen;
     slot_used_[slot] = true;
