@@ -1,0 +1,196 @@
+#pragma once
+/**
+ * @file transport.h
+ * `chi::net::Transport`: the ZeroMQ transport between Chimaera nodes
+ * (DESIGN.md §7 "Transport", seeds 000/001 "Remote Queue ChiMod Design").
+ * It knows nodes, frames and request ids; it knows nothing of tasks,
+ * workers or pools (the remote queue ChiMod puts task bytes in the frames).
+ *
+ * Sockets: one ROUTER bound on this node's address (requests and heartbeats
+ * from every peer arrive there; replies leave from it) and one DEALER per
+ * peer, connected to the peer's ROUTER for the transport's whole life
+ * (requests, hellos and heartbeats leave from it; replies arrive on it).
+ * Never a socket or a context per message. All sockets are owned by ONE
+ * network thread, which sleeps in zmq::poll on them plus an eventfd that
+ * SendRequest/SendReply ring when they queue work for it: no periodic polling
+ * anywhere, and an idle node wakes only for its heartbeats.
+ *
+ * Protocol (wire.h):
+ *  - Hello: on start, and every heartbeat_interval while a peer has not
+ *    answered, a node sends a hello (protocol and ABI version, cluster
+ *    identity = hash of the node table, its id and incarnation). The peer
+ *    answers hello-ack, or refuse with a message naming both sides when the
+ *    versions or the node tables differ. A refused peer fails every request
+ *    to it with that message.
+ *  - Requests go to a peer only after its hello-ack; until then (nodes start
+ *    in any order) they wait in the peer's backlog until their deadline.
+ *    Requests waiting for the same peer leave as one message (coalescing).
+ *  - Every request has an id (unique per transport) and a deadline
+ *    (rpc_timeout). Exactly one of OnReply / OnRequestFailed is called per
+ *    request: a reply with an unknown id (late, duplicate) or from another
+ *    incarnation is dropped and logged (rate-limited).
+ *  - Heartbeats: every heartbeat_interval to every live peer, carrying this
+ *    node's load (SetLocalLoad). A peer not heard from for peer_dead_after
+ *    is dead: its backlog and its requests in flight fail at once
+ *    (kUnreachable, message naming node and address), later requests to it
+ *    fail at once, and hellos go on; when it answers a hello again (a new
+ *    incarnation after a restart, or the same one after a pause) traffic
+ *    resumes. A hello from a new incarnation of a live peer also fails the
+ *    requests sent to the old one. A stopping node says goodbye, so its
+ *    peers fail its requests without waiting for the heartbeat timeout.
+ *  - Back-pressure: bounded high-water marks, sends never block the network
+ *    thread (ZMQ_DONTWAIT) and nothing is dropped: what ZeroMQ does not take
+ *    stays queued until the peer drains, is declared dead, or the deadline
+ *    passes. Linger 0, except a bounded goodbye linger on Stop.
+ *  - Untrusted input: every message is validated by DecodeMessage; a bad one
+ *    is dropped with a log line (rate-limited), never trusted for sizes.
+ *
+ * Thread-safety: SendRequest, SendReply, SetLocalLoad, Peers, Incarnation
+ * may be called from any thread at any time between Start and Stop. The
+ * handler's callbacks run on the network thread only (also for requests
+ * still pending at Stop, which fail with kStopping), one at a time.
+ */
+#include <zmq.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chimaera/net/node_table.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace chi::net {
+
+/** The transport could not start (e.g. its address is in use). */
+class TransportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct TransportOptions {
+  NodeTable table;                 /**< every node, this one included */
+  u32 self = 0;                    /**< this node's id in `table` */
+  u64 incarnation = 0;             /**< this run's epoch; 0: a random one */
+  u32 abi_version = 0;             /**< must match the peers' (hello) */
+  std::chrono::milliseconds rpc_timeout{5000};
+  std::chrono::milliseconds heartbeat_interval{250};
+  std::chrono::milliseconds peer_dead_after{1500};
+  int high_water_mark = 10000;     /**< messages queued per socket pipe, each way */
+  i64 max_frame_bytes = i64{256} << 20;  /**< larger frames are refused by ZeroMQ */
+  std::shared_ptr<spdlog::logger> log;   /**< required */
+};
+
+/** Where a request came from: what SendReply needs. Copyable. */
+struct RequestOrigin {
+  u32 node = 0;
+  u64 incarnation = 0;
+  u64 request_id = 0;
+  std::string routing_id;  /**< ZeroMQ ROUTER identity of the sender's DEALER */
+};
+
+using Frames = std::vector<zmq::message_t>;
+
+enum class RequestFailure : u8 {
+  kUnreachable,  /**< the peer is dead, refused us, restarted, or never answered before the deadline */
+  kTimedOut,     /**< the peer is alive but did not answer before the deadline */
+  kStopping,     /**< this transport is stopping */
+  kBadRequest,   /**< no such node, or the node is this one */
+};
+
+class TransportHandler {
+ public:
+  virtual ~TransportHandler() = default;
+  /** A peer's request; answer it some time with Transport::SendReply(origin, ...). */
+  virtual void OnRequest(const RequestOrigin &origin, Frames payload) = 0;
+  /** The answer to the request SendRequest made with `cookie`. */
+  virtual void OnReply(void *cookie, Frames payload) = 0;
+  /** The request made with `cookie` failed; `message` names node and address. */
+  virtual void OnRequestFailed(void *cookie, RequestFailure why, const std::string &message) = 0;
+};
+
+enum class PeerState : u8 { kSelf, kConnecting, kAlive, kDead, kRefused };
+/** "self", "connecting", "alive", "dead", "refused". */
+const char *PeerStateName(PeerState s) noexcept;
+
+struct PeerStatus {
+  u32 node = 0;
+  NodeAddress address;
+  PeerState state = PeerState::kConnecting;
+  u64 incarnation = 0;     /**< 0 while never heard */
+  u64 load = 0;            /**< from its last heartbeat (µs of queued work) */
+  i64 ms_since_heard = -1; /**< -1: never */
+  u64 requests_in_flight = 0;
+  std::string reason;      /**< why dead or refused */
+};
+
+class Transport {
+ public:
+  Transport(TransportOptions options, TransportHandler *handler);
+  ~Transport();
+  Transport(const Transport &) = delete;
+  Transport &operator=(const Transport &) = delete;
+
+  /** Bind this node's address and start the network thread. Throws
+   * TransportError naming the endpoint (address in use, not local, ...). */
+  void Start();
+  /** Send what is queued (replies first), say goodbye, fail every request
+   * still pending with kStopping, close the sockets. Idempotent; bounded
+   * (at most ~200 ms of goodbye linger). */
+  void Stop();
+
+  /** Queue a request to `node`; `cookie` comes back in OnReply or
+   * OnRequestFailed. Never blocks. */
+  void SendRequest(u32 node, void *cookie, Frames payload);
+  /** Queue the answer to `to`'s request. Never blocks. */
+  void SendReply(const RequestOrigin &to, Frames payload);
+  /** This node's load, sent with the next heartbeats. */
+  void SetLocalLoad(u64 load) noexcept { local_load_.store(load, std::memory_order_relaxed); }
+
+  std::vector<PeerStatus> Peers() const;
+  u64 Incarnation() const noexcept { return options_.incarnation; }
+  u32 Self() const noexcept { return options_.self; }
+  const NodeTable &Table() const noexcept { return options_.table; }
+  /** The address this node listens on ("tcp://127.0.0.2:9413"). */
+  std::string BoundEndpoint() const { return bind_endpoint_; }
+
+ private:
+  struct Impl;  // the network thread's sockets, peers and pending requests (transport.cc)
+  /** A request or reply handed to the network thread. */
+  struct Outgoing {
+    bool is_reply = false;
+    u32 node = 0;            /**< destination */
+    u64 id = 0;              /**< request id */
+    void *cookie = nullptr;  /**< requests: the caller's, for OnReply / OnRequestFailed */
+    u64 deadline_ns = 0;     /**< requests */
+    Frames payload;
+    RequestOrigin origin;    /**< replies: whom to answer */
+  };
+  void Post(Outgoing &&out);
+  void Loop();
+
+  TransportOptions options_;
+  TransportHandler *handler_;
+  std::string bind_endpoint_;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<u64> next_request_id_{1};
+  std::atomic<u64> local_load_{0};
+  int wake_fd_ = -1;
+  std::mutex inbox_mu_;
+  std::vector<Outgoing> inbox_;  // swapped out by the network thread (wake_fd_ rung on empty -> non-empty)
+  mutable std::mutex status_mu_;
+  std::vector<PeerStatus> status_;  // snapshot, refreshed by the network thread
+  std::vector<u64> status_heard_ns_;  // last time each peer was heard from (0: never)
+};
+
+}  // namespace chi::net

@@ -1,0 +1,118 @@
+// Wire format: encode/decode round trips, and every kind of malformed input
+// is rejected with a reason instead of being trusted.
+#include "chimaera/net/wire.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace chi::net;
+using chi::u32;
+using chi::u64;
+using chi::u8;
+
+namespace {
+struct Msg {
+  std::vector<std::vector<u8>> frames;
+  template <typename C>
+  Msg &Add(const C &c) {
+    frames.emplace_back(reinterpret_cast<const u8 *>(c.data()), reinterpret_cast<const u8 *>(c.data()) + c.size());
+    return *this;
+  }
+  std::optional<DecodedMessage> Decode(std::string *err) const {
+    std::vector<FrameView> v;
+    for (auto &f : frames) v.emplace_back(f.data(), f.size());
+    return DecodeMessage(v, err);
+  }
+};
+MessageHeader H(MessageType t, u32 records = 0) {
+  MessageHeader h;
+  h.type = t;
+  h.sender_node = 3;
+  h.record_count = records;
+  h.sender_incarnation = 0x1122334455667788ull;
+  h.target_incarnation = 42;
+  return h;
+}
+std::string Error(const Msg &m) {
+  std::string err;
+  EXPECT_FALSE(m.Decode(&err).has_value());
+  return err;
+}
+}  // namespace
+
+TEST(Wire, HelloRoundTrip) {
+  HelloBody b{7, 4, 0xdeadbeefcafeull, "4 nodes: a:1, b:1, c:1, d:1"};
+  std::string err;
+  auto m = Msg().Add(EncodeHeader(H(MessageType::kHello))).Add(EncodeHello(b)).Decode(&err);
+  ASSERT_TRUE(m) << err;
+  EXPECT_EQ(m->header.type, MessageType::kHello);
+  EXPECT_EQ(m->header.sender_node, 3u);
+  EXPECT_EQ(m->header.sender_incarnation, 0x1122334455667788ull);
+  EXPECT_EQ(m->header.target_incarnation, 42u);
+  EXPECT_EQ(m->hello.abi_version, 7u);
+  EXPECT_EQ(m->hello.num_nodes, 4u);
+  EXPECT_EQ(m->hello.cluster_identity, 0xdeadbeefcafeull);
+  EXPECT_EQ(m->hello.table_text, b.table_text);
+}
+
+TEST(Wire, RequestsWithPayloadFrames) {
+  std::string a = "task-a", bulk(70000, 'x'), c = "task-c";
+  Msg msg;
+  msg.Add(EncodeHeader(H(MessageType::kRequests, 2)))
+      .Add(EncodeRecordHeader(11, 2)).Add(a).Add(bulk)
+      .Add(EncodeRecordHeader(12, 1)).Add(c);
+  std::string err;
+  auto m = msg.Decode(&err);
+  ASSERT_TRUE(m) << err;
+  ASSERT_EQ(m->records.size(), 2u);
+  EXPECT_EQ(m->records[0].id, 11u);
+  EXPECT_EQ(m->records[0].first_frame, 2u);
+  EXPECT_EQ(m->records[0].frame_count, 2u);
+  EXPECT_EQ(m->records[1].id, 12u);
+  EXPECT_EQ(m->records[1].first_frame, 5u);
+  EXPECT_EQ(m->records[1].frame_count, 1u);
+}
+
+TEST(Wire, HeartbeatAndGoodbye) {
+  std::string err;
+  auto hb = Msg().Add(EncodeHeader(H(MessageType::kHeartbeat))).Add(EncodeLoad(1234)).Decode(&err);
+  ASSERT_TRUE(hb) << err;
+  EXPECT_EQ(hb->load, 1234u);
+  EXPECT_TRUE(Msg().Add(EncodeHeader(H(MessageType::kGoodbye))).Decode(&err)) << err;
+}
+
+TEST(Wire, RejectsMalformedMessages) {
+  auto hdr = EncodeHeader(H(MessageType::kRequests, 1));
+  EXPECT_EQ(Error(Msg()), "empty message");
+  EXPECT_EQ(Error(Msg().Add(std::string(7, 'a'))), "frame 0 is 7 bytes, a header has 32");
+  EXPECT_EQ(Error(Msg().Add(std::string(32, 'a'))), "not a Chimaera message (bad magic)");
+  auto other = hdr;
+  other[4] = 9;
+  EXPECT_EQ(Error(Msg().Add(other)), "protocol version 9, this node speaks 1");
+  auto unknown = hdr;
+  unknown[6] = 99;
+  EXPECT_EQ(Error(Msg().Add(unknown)), "unknown message type 99");
+  // A record count the frames cannot hold: refused before any allocation.
+  auto many = EncodeHeader(H(MessageType::kRequests, 4000));
+  EXPECT_EQ(Error(Msg().Add(many).Add(EncodeRecordHeader(1, 1))), "requests message claims 4000 records in 1 frames");
+  EXPECT_EQ(Error(Msg().Add(EncodeHeader(H(MessageType::kRequests, 0)))),
+            "requests message with 0 records (1..4096 allowed)");
+  EXPECT_EQ(Error(Msg().Add(hdr).Add(EncodeRecordHeader(1, 3)).Add(std::string("x"))),
+            "record 0 claims 3 payload frames, 1 remain");
+  EXPECT_EQ(Error(Msg().Add(hdr).Add(EncodeRecordHeader(1, 0))), "record 0 has 0 payload frames (1..64 allowed)");
+  EXPECT_EQ(Error(Msg().Add(hdr).Add(std::string(5, 'r')).Add(std::string("x"))),
+            "record 0 header is 5 bytes, not 16");
+  EXPECT_EQ(Error(Msg().Add(hdr).Add(EncodeRecordHeader(1, 1)).Add(std::string("x")).Add(std::string("extra"))),
+            "requests message has 1 frames after its last record");
+  // Hello text length must match the frame.
+  std::string hello = EncodeHello(HelloBody{1, 2, 3, "abc"});
+  hello[16] = 100;
+  EXPECT_EQ(Error(Msg().Add(EncodeHeader(H(MessageType::kHello))).Add(hello)),
+            "hello node table text claims 100 bytes, 3 present");
+  EXPECT_EQ(Error(Msg().Add(EncodeHeader(H(MessageType::kHeartbeat))).Add(std::string(3, 'l'))),
+            "heartbeat body is 3 bytes, not 8");
+  EXPECT_EQ(Error(Msg().Add(EncodeHeader(H(MessageType::kGoodbye))).Add(std::string("x"))),
+            "goodbye message has 2 frames, expected 1");
+}
