@@ -16,8 +16,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -73,6 +75,13 @@ std::string Canonical(const YAML::Node &node) {
   }
   if (node.IsScalar()) {
     return "'" + node.Scalar() + "'";
+  }
+  if (node.IsMap()) {
+    std::map<std::string, std::string> items;
+    for (const auto &kv : node) items[kv.first.Scalar()] = Canonical(kv.second);
+    std::string s = "{";
+    for (const auto &[k, v] : items) s += k + ":" + v + ",";
+    return s + "}";
   }
   return node.IsNull() ? "null" : "?";
 }
@@ -337,3 +346,73 @@ TEST(LogLevel, LoggerIsNamedChimaeraAndRegistered) {
 }
 
 }  // namespace
+
+// ---- ResolveCluster: the node table and this node's id (DESIGN.md §7) ----
+
+namespace {
+/** A temporary hostfile with `text`; removed on destruction. */
+struct TempHostfile {
+  std::string path;
+  explicit TempHostfile(const std::string &text) {
+    char tmpl[] = "/tmp/chi_hostfile_XXXXXX";
+    int fd = mkstemp(tmpl);
+    close(fd);
+    path = tmpl;
+    std::ofstream(path) << text;
+  }
+  ~TempHostfile() { std::remove(path.c_str()); }
+};
+std::string ResolveError(const chi::ServerConfig &cfg) {
+  try {
+    chi::ResolveCluster(cfg);
+  } catch (const chi::ConfigError &e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(ResolveCluster, NoNetworkingIsOneNodeWithoutATable) {
+  chi::ClusterConfig c = chi::ResolveCluster(chi::ServerConfig{});
+  EXPECT_FALSE(c.IsCluster());
+}
+
+TEST(ResolveCluster, HostfileWithNodeIdFromConfigOrEnvironment) {
+  TempHostfile hosts("# three nodes\n127.0.0.2\n127.0.0.3:9600\n127.0.0.4\n");
+  chi::ServerConfig cfg = chi::ServerConfig::FromYamlString(
+      "port: 9500\nnetworking:\n  hostfile: " + hosts.path + "\n  node_id: 1\n", "t.yaml");
+  chi::ClusterConfig c = chi::ResolveCluster(cfg);
+  ASSERT_EQ(c.table.Size(), 3u);
+  EXPECT_EQ(c.table.At(0).ToString(), "127.0.0.2:9500");
+  EXPECT_EQ(c.table.At(1).ToString(), "127.0.0.3:9600");
+  EXPECT_EQ(c.self, 1u);
+  cfg.networking.node_id = -1;
+  ScopedEnv id("CHI_NODE_ID", "2");
+  EXPECT_EQ(chi::ResolveCluster(cfg).self, 2u);
+  EXPECT_EQ(chi::ResolveCluster(cfg).how, "environment variable CHI_NODE_ID");
+}
+
+TEST(ResolveCluster, BadHostfileLineIsAnErrorNamingFileAndLine) {
+  TempHostfile hosts("127.0.0.2\n\n127.0.0.3:notaport\n");
+  chi::ServerConfig cfg;
+  cfg.networking.hostfile = hosts.path;
+  EXPECT_EQ(ResolveError(cfg),
+            hosts.path + ":3: entry '127.0.0.3:notaport': port 'notaport' is not a number in 1..65535");
+  TempHostfile dup("127.0.0.2\n127.0.0.3\n127.0.0.2\n");
+  cfg.networking.hostfile = dup.path;
+  EXPECT_EQ(ResolveError(cfg), dup.path + ":3: entry '127.0.0.2': '127.0.0.2:9413' is listed twice (first at line 1)");
+  cfg.networking.hostfile = "/nonexistent/chi_hosts";
+  EXPECT_NE(ResolveError(cfg).find("/nonexistent/chi_hosts: cannot read hostfile"), std::string::npos);
+}
+
+TEST(ResolveCluster, UnknownOwnAddressListsTheTable) {
+  ScopedEnv id("CHI_NODE_ID", std::nullopt);
+  ScopedEnv slurm("SLURM_NODEID", std::nullopt), procid("SLURM_PROCID", std::nullopt),
+      ompi("OMPI_COMM_WORLD_RANK", std::nullopt), pmi("PMI_RANK", std::nullopt);
+  chi::ServerConfig cfg = chi::ServerConfig::FromYamlString("networking: {hosts: [10.255.255.1, 10.255.255.2]}\n",
+                                                            "t.yaml");
+  const std::string err = ResolveError(cfg);
+  EXPECT_NE(err.find("cannot tell which node this is"), std::string::npos) << err;
+  EXPECT_NE(err.find("10.255.255.1:9413, 10.255.255.2:9413"), std::string::npos) << err;
+  EXPECT_NE(err.find("set networking.node_id or CHI_NODE_ID"), std::string::npos) << err;
+}

@@ -131,7 +131,8 @@ KeySpec IntKey(std::string key, T ServerConfig::*member, u64 lo, u64 hi) {
 
 constexpr u64 kMinShmSize = 1ull << 20;  // the segment header, queues and allocator need room
 
-KeySpec SizeKey(std::string key, u64 ServerConfig::*member, u64 lo) {
+/** A size key; `member(cfg)` is the u64 it sets. */
+KeySpec SizeKey(std::string key, std::function<u64 &(ServerConfig &)> member, u64 lo) {
   return KeySpec{
       std::move(key),
       "a size of at least " + std::to_string(lo) + " bytes (a byte count, or a number with a unit: 512k, 64m, 1g, "
@@ -149,9 +150,9 @@ KeySpec SizeKey(std::string key, u64 ServerConfig::*member, u64 lo) {
         if (v < lo) {
           f.Fail("= " + std::to_string(v) + " bytes, too small");
         }
-        cfg.*member = v;
+        member(cfg) = v;
       },
-      [member](YAML::Emitter &out, const ServerConfig &cfg) { out << cfg.*member; }};
+      [member](YAML::Emitter &out, const ServerConfig &cfg) { out << member(const_cast<ServerConfig &>(cfg)); }};
 }
 
 KeySpec StringListKey(std::string key, std::vector<std::string> ServerConfig::*member) {
@@ -201,28 +202,156 @@ KeySpec LogLevelKey(std::string key, std::string ServerConfig::*member) {
                  [member](YAML::Emitter &out, const ServerConfig &cfg) { out << cfg.*member; }};
 }
 
-/** THE table: every key the configuration accepts, in ToYaml order. */
+/** Durations: "250ms", "5s", "2m", stored in milliseconds, in [lo, hi]. */
+template <typename Owner>
+KeySpec DurationKey(std::string key, u64 Owner::*member, Owner ServerConfig::*owner, u64 lo_ms, u64 hi_ms) {
+  return KeySpec{
+      std::move(key),
+      "a duration from " + std::to_string(lo_ms) + "ms to " + std::to_string(hi_ms / 1000) +
+          "s with a unit (ms, s, m), e.g. 250ms or 5s",
+      [member, owner, lo_ms, hi_ms](const Field &f, ServerConfig &cfg) {
+        if (!f.node_.IsScalar()) f.Fail();
+        u64 v = 0;
+        try {
+          v = ParseDurationMs(f.node_.Scalar());
+        } catch (const ConfigError &e) {
+          f.Fail(e.what());
+        }
+        if (v < lo_ms || v > hi_ms) f.Fail("out of range");
+        (cfg.*owner).*member = v;
+      },
+      [member, owner](YAML::Emitter &out, const ServerConfig &cfg) {
+        out << std::to_string((cfg.*owner).*member) + "ms";
+      }};
+}
+
+const std::vector<KeySpec> &NetworkingKeys();
+void ApplyMap(const YAML::Node &map, const std::string &source, const std::vector<KeySpec> &table,
+              const std::string &prefix, ServerConfig &cfg);
+
+/** `networking:`, a map of its own keys (NetworkingKeys), checked as a whole. */
+KeySpec NetworkingKey() {
+  return KeySpec{
+      "networking", "a map of networking keys (hostfile or hosts, node_id, rpc_timeout, ...)",
+      [](const Field &f, ServerConfig &cfg) {
+        if (!f.node_.IsMap()) f.Fail();
+        cfg.networking = NetworkConfig{};
+        ApplyMap(f.node_, f.source_, NetworkingKeys(), "networking.", cfg);
+        const NetworkConfig &n = cfg.networking;
+        const std::string where = f.Where() + ": key 'networking': ";
+        if (!n.hostfile.empty() && !n.hosts.empty())
+          throw ConfigError(where + "set either 'hostfile' or 'hosts', not both");
+        if (!n.IsCluster() && n.node_id >= 0)
+          throw ConfigError(where + "'node_id' needs a node table ('hostfile' or 'hosts')");
+        if (n.peer_dead_after_ms < 2 * n.heartbeat_interval_ms)
+          throw ConfigError(where + "'peer_dead_after' (" + std::to_string(n.peer_dead_after_ms) +
+                            "ms) must be at least twice 'heartbeat_interval' (" +
+                            std::to_string(n.heartbeat_interval_ms) + "ms), or one late heartbeat kills a peer");
+        if (!n.hosts.empty() && n.node_id >= static_cast<i64>(n.hosts.size()))
+          throw ConfigError(where + "'node_id' is " + std::to_string(n.node_id) + ", but 'hosts' has " +
+                            std::to_string(n.hosts.size()) + " entries");
+      },
+      [](YAML::Emitter &out, const ServerConfig &cfg) {
+        out << YAML::BeginMap;
+        for (const KeySpec &spec : NetworkingKeys()) {
+          const NetworkConfig &n = cfg.networking;
+          // Unset optional keys are left out (an empty hostfile is not valid input).
+          if ((spec.key_ == "networking.hostfile" && n.hostfile.empty()) ||
+              (spec.key_ == "networking.hosts" && n.hosts.empty()) ||
+              (spec.key_ == "networking.node_id" && n.node_id < 0))
+            continue;
+          out << YAML::Key << spec.key_.substr(std::string("networking.").size()) << YAML::Value;
+          spec.emit_(out, cfg);
+        }
+        out << YAML::EndMap;
+      }};
+}
+
+/** `networking.hosts`: a non-empty list of node-table entries, each checked
+ * where it is written (its own line). */
+KeySpec HostsKey() {
+  return KeySpec{"networking.hosts", "a non-empty list of host or host:port entries",
+                 [](const Field &f, ServerConfig &cfg) {
+                   if (!f.node_.IsSequence() || f.node_.size() == 0) f.Fail();
+                   std::vector<net::NodeEntry> entries;
+                   std::vector<std::string> texts;
+                   for (const YAML::Node &item : f.node_) {
+                     Field item_field{f.source_, LineOf(item, f.line_), f.spec_, item};
+                     if (!item.IsScalar() || item.Scalar().empty()) item_field.Fail("list item " + std::to_string(texts.size()));
+                     entries.push_back({item.Scalar(), item_field.line_});
+                     texts.push_back(item.Scalar());
+                   }
+                   try {
+                     // Syntax and explicit duplicates here, where lines are known; the
+                     // default port (0: never equal to an explicit one) is applied by
+                     // ResolveCluster, once `port` is final.
+                     (void)net::NodeTable::FromEntries(entries, f.source_, 0);
+                   } catch (const net::NodeTableError &e) {
+                     throw ConfigError(std::string(e.what()) + " (key 'networking.hosts')");
+                   }
+                   cfg.networking.hosts = std::move(texts);
+                 },
+                 [](YAML::Emitter &out, const ServerConfig &cfg) {
+                   out << YAML::Flow << YAML::BeginSeq;
+                   for (const std::string &h : cfg.networking.hosts) out << YAML::DoubleQuoted << h;
+                   out << YAML::EndSeq;
+                 }};
+}
+
+const std::vector<KeySpec> &NetworkingKeys() {
+  static const std::vector<KeySpec> kKeys = [] {
+    std::vector<KeySpec> k;
+    k.push_back(KeySpec{"networking.hostfile", "a non-empty path",
+                        [](const Field &f, ServerConfig &cfg) { cfg.networking.hostfile = ParseNonEmptyString(f); },
+                        [](YAML::Emitter &out, const ServerConfig &cfg) {
+                          out << YAML::DoubleQuoted << cfg.networking.hostfile;
+                        }});
+    k.push_back(HostsKey());
+    k.push_back(KeySpec{"networking.node_id", "an integer in 0..65535",
+                        [](const Field &f, ServerConfig &cfg) {
+                          u64 v = ParseUnsigned(f);
+                          if (v > 65535) f.Fail("out of range");
+                          cfg.networking.node_id = static_cast<i64>(v);
+                        },
+                        [](YAML::Emitter &out, const ServerConfig &cfg) { out << cfg.networking.node_id; }});
+    k.push_back(DurationKey("networking.rpc_timeout", &NetworkConfig::rpc_timeout_ms, &ServerConfig::networking, 10,
+                            3600000));
+    k.push_back(DurationKey("networking.heartbeat_interval", &NetworkConfig::heartbeat_interval_ms,
+                            &ServerConfig::networking, 10, 60000));
+    k.push_back(DurationKey("networking.peer_dead_after", &NetworkConfig::peer_dead_after_ms,
+                            &ServerConfig::networking, 20, 600000));
+    k.push_back(SizeKey("networking.max_frame_size",
+                        [](ServerConfig &c) -> u64 & { return c.networking.max_frame_size; }, 1ull << 20));
+    return k;
+  }();
+  return kKeys;
+}
+
+/** THE table: every top-level key the configuration accepts, in ToYaml order. */
 const std::vector<KeySpec> &Keys() {
   static const std::vector<KeySpec> kKeys = {
       IntKey("workers", &ServerConfig::num_workers, 1, 256),
       IntKey("lanes_per_queue", &ServerConfig::lanes_per_queue, 1, 1024),
       IntKey("queue_depth", &ServerConfig::queue_depth, 2, 1u << 20),
-      SizeKey("shm_size", &ServerConfig::shm_size, kMinShmSize),
+      SizeKey("shm_size", [](ServerConfig &c) -> u64 & { return c.shm_size; }, kMinShmSize),
       IntKey("port", &ServerConfig::port, 1, 65535),
       StringListKey("module_path", &ServerConfig::module_path),
       LogLevelKey("log_level", &ServerConfig::log_level),
+      NetworkingKey(),
   };
   return kKeys;
 }
 
-const KeySpec *FindKey(const std::string &name) {
-  for (const KeySpec &spec : Keys()) {
-    if (spec.key_ == name) {
+const KeySpec *FindKeyIn(const std::vector<KeySpec> &table, const std::string &prefix, const std::string &name) {
+  for (const KeySpec &spec : table) {
+    if (spec.key_ == prefix + name) {
       return &spec;
     }
   }
   return nullptr;
 }
+
+const KeySpec *FindKey(const std::string &name) { return FindKeyIn(Keys(), "", name); }
 
 /** Optimal-string-alignment distance (Levenshtein plus adjacent
  * transpositions, so "wrokers" is 1 from "workers"), case-insensitive. */
@@ -248,25 +377,28 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 /** "unknown key 'x'; did you mean 'y'? (valid keys: ...)". A key is suggested
  * when it is within 2 edits, or when one name contains the other (at least 4
  * characters: "num_workers" -> "workers"). */
-std::string UnknownKeyMessage(const std::string &name) {
-  const KeySpec *best = nullptr;
+std::string UnknownKeyMessage(const std::vector<KeySpec> &table, const std::string &prefix, const std::string &name) {
+  const std::string *best = nullptr;
   size_t best_distance = std::numeric_limits<size_t>::max();
   std::string valid;
-  for (const KeySpec &spec : Keys()) {
-    valid += (valid.empty() ? "" : ", ") + spec.key_;
-    size_t distance = EditDistance(name, spec.key_);
-    bool contains = std::min(name.size(), spec.key_.size()) >= 4 &&
-                    (name.find(spec.key_) != std::string::npos || spec.key_.find(name) != std::string::npos);
+  std::vector<std::string> names;
+  for (const KeySpec &spec : table) names.push_back(spec.key_.substr(prefix.size()));
+  for (const std::string &key : names) {
+    valid += (valid.empty() ? "" : ", ") + key;
+    size_t distance = EditDistance(name, key);
+    bool contains = std::min(name.size(), key.size()) >= 4 &&
+                    (name.find(key) != std::string::npos || key.find(name) != std::string::npos);
     if ((distance <= 2 || contains) && distance < best_distance) {
-      best = &spec;
+      best = &key;
       best_distance = distance;
     }
   }
-  std::string msg = "unknown key '" + name + "'";
+  std::string msg = "unknown key '" + prefix + name + "'";
   if (best != nullptr) {
-    msg += "; did you mean '" + best->key_ + "'?";
+    msg += "; did you mean '" + prefix + *best + "'?";
   }
-  return msg + " (valid keys: " + valid + ")";
+  return msg + " (valid keys" + (prefix.empty() ? "" : " of '" + prefix.substr(0, prefix.size() - 1) + "'") + ": " +
+         valid + ")";
 }
 
 /** Override `cfg` with the keys of the YAML document `text`. */
@@ -292,20 +424,27 @@ void ApplyYaml(const std::string &text, const std::string &source, ServerConfig 
     ThrowAt(source, LineOf(root, 1),
             "expected a map of configuration keys at top level, found " + Describe(root));
   }
+  ApplyMap(root, source, Keys(), "", cfg);
+}
+
+/** Apply the keys of the YAML map `map` from `table` (whose names carry
+ * `prefix`, e.g. "networking."). Unknown and duplicate keys are errors. */
+void ApplyMap(const YAML::Node &map, const std::string &source, const std::vector<KeySpec> &table,
+              const std::string &prefix, ServerConfig &cfg) {
   std::map<std::string, int> seen;  // key -> line, to reject duplicates
-  for (const auto &kv : root) {
+  for (const auto &kv : map) {
     const int key_line = LineOf(kv.first, 1);
     if (!kv.first.IsScalar()) {
       ThrowAt(source, key_line, "expected a key name, found " + Describe(kv.first));
     }
     const std::string &name = kv.first.Scalar();
-    const KeySpec *spec = FindKey(name);
+    const KeySpec *spec = FindKeyIn(table, prefix, name);
     if (spec == nullptr) {
-      ThrowAt(source, key_line, UnknownKeyMessage(name));
+      ThrowAt(source, key_line, UnknownKeyMessage(table, prefix, name));
     }
     if (auto [it, inserted] = seen.emplace(name, key_line); !inserted) {
       ThrowAt(source, key_line,
-              "duplicate key '" + name + "' (first set at line " + std::to_string(it->second) + ")");
+              "duplicate key '" + prefix + name + "' (first set at line " + std::to_string(it->second) + ")");
     }
     // Errors point at the key's line: a null value has no useful mark, and a
     // block map/list value starts on the next line. List items get their own.
@@ -433,6 +572,49 @@ u64 ParseSize(const std::string &text) {
   }
   ThrowSizeError(text, "unknown unit '" + text.substr(unit_begin, end - unit_begin) +
        "' (accepted, case-insensitive: b, k/kb/kib, m/mb/mib, g/gb/gib, t/tb/tib; all binary multiples)");
+}
+
+u64 ParseDurationMs(const std::string &text) {
+  auto fail = [&](const std::string &why) -> void { throw ConfigError("invalid duration '" + text + "': " + why); };
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) fail("expected a non-negative integer followed by a unit (ms, s, m), e.g. 250ms or 5s");
+  u64 value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, value);
+  if (ec != std::errc() || ptr != text.data() + i) fail("does not fit in 64 bits");
+  std::size_t u = i;
+  while (u < text.size() && text[u] == ' ') ++u;
+  const std::string unit = text.substr(u);
+  u64 mult = 0;
+  if (unit == "ms") mult = 1;
+  else if (unit == "s") mult = 1000;
+  else if (unit == "m" || unit == "min") mult = 60000;
+  else if (unit.empty()) fail("a unit is required (ms, s, m)");
+  else if (!unit.empty() && unit[0] == '.') fail("fractions are not supported; use a smaller unit (1500ms, not 1.5s)");
+  else fail("unknown unit '" + unit + "' (accepted: ms, s, m)");
+  if (value > std::numeric_limits<u64>::max() / mult) fail("does not fit in 64 bits");
+  return value * mult;
+}
+
+ClusterConfig ResolveCluster(const ServerConfig &cfg) {
+  ClusterConfig out;
+  const NetworkConfig &n = cfg.networking;
+  if (!n.IsCluster()) return out;
+  try {
+    if (!n.hostfile.empty()) {
+      out.table = net::NodeTable::FromFile(n.hostfile, cfg.port);
+    } else {
+      std::vector<net::NodeEntry> entries;
+      for (std::size_t i = 0; i < n.hosts.size(); ++i) entries.push_back({n.hosts[i], static_cast<int>(i + 1)});
+      out.table = net::NodeTable::FromEntries(entries, "networking.hosts item", cfg.port);
+    }
+    net::SelfResolution self = net::ResolveSelf(out.table, n.node_id);
+    out.self = self.node_id;
+    out.how = self.how;
+  } catch (const net::NodeTableError &e) {
+    throw ConfigError(e.what());
+  }
+  return out;
 }
 
 u32 DefaultWorkers() noexcept {
