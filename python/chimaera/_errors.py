@@ -21,6 +21,7 @@ class TaskErrorCode(enum.IntEnum):
     UNKNOWN_MODULE = 7
     POOL_EXISTS = 8
     TIMED_OUT = 9
+    NODE_UNREACHABLE = 10
     MODULE_ERROR_BASE = 1000
 
 

@@ -2,7 +2,8 @@
 // RuntimeProcess: starts the real chimaera_runtime executable as a separate
 // process for a test (fork + exec), with its own port (and so its own shm
 // segment), the test modules on CHI_REPO_PATH, and optional YAML config.
-// The test process itself is the client (CHI_IPC_MANAGER).
+// The test process itself is the client (CHI_IPC_MANAGER). A node of a
+// cluster also has a host (its node-table entry), which names its segment.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -26,12 +27,13 @@ inline u16 UniquePort() {
 
 class RuntimeProcess {
  public:
-  explicit RuntimeProcess(std::string yaml = "", u16 port = UniquePort()) : port_(port), yaml_(std::move(yaml)) {
-    log_path_ = "/tmp/chi_rt_" + std::to_string(getpid()) + "_" + std::to_string(port_) + ".log";
+  explicit RuntimeProcess(std::string yaml = "", u16 port = UniquePort(), std::string host = "")
+      : port_(port), host_(std::move(host)), yaml_(std::move(yaml)) {
+    log_path_ = "/tmp/chi_rt_" + std::to_string(getpid()) + "_" + std::to_string(port_) + host_ + ".log";
   }
   ~RuntimeProcess() {
     if (pid_ > 0) {
-      CHI_IPC_MANAGER->Finalize();
+      DetachIfOurs();
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
@@ -68,7 +70,7 @@ class RuntimeProcess {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {
       try {
-        CHI_IPC_MANAGER->ClientInit(port_);
+        CHI_IPC_MANAGER->ClientInit(port_, host_);
         return true;
       } catch (const RuntimeUnavailable &) {
       }
@@ -80,7 +82,7 @@ class RuntimeProcess {
   /** Send `sig` and wait up to `timeout_ms` for exit; returns the raw wait
    * status, or -1 on timeout (then SIGKILLs it). */
   int Stop(int sig = SIGTERM, int timeout_ms = 10000) {
-    CHI_IPC_MANAGER->Finalize();
+    DetachIfOurs();
     if (pid_ <= 0) return exit_status_;
     if (sig) kill(pid_, sig);
     return WaitExit(timeout_ms);
@@ -112,13 +114,20 @@ class RuntimeProcess {
     ss << in.rdbuf();
     return ss.str();
   }
-  std::string SegmentName() const { return ipc::Segment::MakeName(std::to_string(port_)); }
+  std::string SegmentName() const { return ipc::Segment::MakeName(RuntimeInstance(port_, host_)); }
+  /** The client of this process forgets this runtime (if attached to it). */
+  void DetachIfOurs() {
+    if (CHI_IPC_MANAGER->IsInitialized() && CHI_IPC_MANAGER->SegmentName() == SegmentName())
+      CHI_IPC_MANAGER->Finalize();
+  }
+  const std::string &Host() const { return host_; }
   bool SegmentExists() const { return ipc::Segment::QueryOwner(SegmentName()) != ipc::OwnerState::kAbsent; }
   pid_t Pid() const { return pid_; }
   u16 Port() const { return port_; }
 
  private:
   u16 port_;
+  std::string host_;
   std::string yaml_;
   std::string log_path_, conf_path_;
   pid_t pid_ = -1;

@@ -3,7 +3,10 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <vector>
 #include <cstdlib>
 #include <functional>
 #include <thread>
@@ -24,14 +27,49 @@ u16 DefaultPort() noexcept {
   return 9413;
 }
 
-void IpcManager::ClientInit(u16 port) {
+std::string DefaultHost() {
+  const char *env = std::getenv("CHI_HOST");
+  return env ? std::string(env) : std::string();
+}
+
+std::string RuntimeInstance(u16 port, const std::string &host) {
+  return host.empty() ? std::to_string(port) : std::to_string(port) + "_" + host;
+}
+
+std::string FindRuntimeSegment(u16 port, const std::string &host) {
+  if (!host.empty()) return ipc::Segment::MakeName(RuntimeInstance(port, host));
+  const std::string single = ipc::Segment::MakeName(RuntimeInstance(port));
+  if (ipc::Segment::QueryOwner(single) == ipc::OwnerState::kAlive) return single;
+  // Nodes of a cluster on this machine: "<single>_<host>". POSIX shm names
+  // live in /dev/shm on Linux.
+  const std::string prefix = single.substr(1) + "_";
+  std::vector<std::string> live;
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix, 0) != 0) continue;
+    if (ipc::Segment::QueryOwner("/" + file) == ipc::OwnerState::kAlive) live.push_back(file);
+  }
+  if (live.size() == 1) return "/" + live[0];
+  if (live.empty()) return single;
+  std::sort(live.begin(), live.end());
+  std::string hosts;
+  for (const std::string &f : live) hosts += (hosts.empty() ? "" : ", ") + f.substr(prefix.size());
+  throw RuntimeUnavailable(std::to_string(live.size()) + " Chimaera nodes run on this machine with port " +
+                           std::to_string(port) + " (hosts " + hosts +
+                           "): set CHI_HOST (or pass the host) to pick one");
+}
+
+void IpcManager::ClientInit(u16 port, const std::string &host_arg) {
   const u16 want = port ? port : DefaultPort();
+  const std::string want_host = host_arg.empty() ? DefaultHost() : host_arg;
   if (IsInitialized()) {
-    if (want == port_ && IsRuntimeAlive()) return;
+    if (want == port_ && want_host == host_ && IsRuntimeAlive()) return;
     Finalize();  // another runtime, or ours died: attach afresh
   }
   port_ = want;
-  std::string name = ipc::Segment::MakeName(std::to_string(port_));
+  host_ = want_host;
+  std::string name = FindRuntimeSegment(port_, host_);
   try {
     owned_segment_ = ipc::Segment::Attach(name);
   } catch (const ipc::ShmError &e) {
@@ -66,11 +104,11 @@ void IpcManager::ClientInit(u16 port) {
   shared_ = shared;
 }
 
-void IpcManager::ClientInitWait(u16 port, int wait_ms) {
+void IpcManager::ClientInitWait(u16 port, int wait_ms, const std::string &host) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
     try {
-      ClientInit(port);
+      ClientInit(port, host);
       return;
     } catch (const RuntimeUnavailable &) {
       if (std::chrono::steady_clock::now() >= deadline) throw;

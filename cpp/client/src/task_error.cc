@@ -14,6 +14,7 @@ const char *TaskErrorName(i32 code) noexcept {
     case kTaskUnknownModule: return "unknown module";
     case kTaskPoolExists: return "pool exists";
     case kTaskTimedOut: return "timed out";
+    case kTaskNodeUnreachable: return "node unreachable";
     default: return code >= kModuleErrorBase ? "module error" : "error";
   }
 }

@@ -21,7 +21,12 @@ const char *kUsage =
     "  -h, --help     show this help\n"
     "\n"
     "Keys (all optional): workers, lanes_per_queue, queue_depth, shm_size (e.g. 256m),\n"
-    "port (also names the shm segment), module_path, log_level.\n"
+    "port (also names the shm segment), module_path, log_level, and networking:\n"
+    "(hostfile or hosts, node_id, rpc_timeout, heartbeat_interval, peer_dead_after,\n"
+    "max_frame_size) for a node of a cluster.\n"
+    "\n"
+    "Exit codes: 0 stopped cleanly; 1 could not start (e.g. a live runtime owns the\n"
+    "segment, the address is in use); 2 usage or configuration error.\n"
     "Modules are searched in module_path, $CHI_REPO_PATH, $LD_LIBRARY_PATH and beside\n"
     "libchimaera_runtime.so.\n";
 }  // namespace
@@ -58,6 +63,10 @@ int main(int argc, char **argv) {
   chi::Runtime *rt = CHI_RUNTIME;
   try {
     rt->Start(config);
+  } catch (const chi::ConfigError &e) {  // a bad hostfile, this node not in it
+    std::fprintf(stderr, "chimaera_runtime: configuration error: %s\n", e.what());
+    rt->Stop();
+    return 2;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "chimaera_runtime: cannot start: %s\n", e.what());
     rt->Stop();

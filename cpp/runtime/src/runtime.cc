@@ -39,10 +39,19 @@ Runtime *Runtime::Get() noexcept {
   return &instance;
 }
 
+RemoteQueue::~RemoteQueue() = default;  // key function: RemoteQueue's type info lives here
+
 void Runtime::Start(const ServerConfig &config) {
   config_ = config;
   SetLogLevel(config.log_level);
-  const std::string name = ipc::Segment::MakeName(std::to_string(config.port));
+  cluster_ = ResolveCluster(config);
+  // A node of a cluster names its segment after its own table entry: several
+  // nodes may share a machine and a port, each on its own address.
+  const std::string name =
+      cluster_.IsCluster()
+          ? ipc::Segment::MakeName(RuntimeInstance(cluster_.table.At(cluster_.self).port,
+                                                   cluster_.table.At(cluster_.self).host))
+          : ipc::Segment::MakeName(RuntimeInstance(config.port));
   segment_ = ipc::Segment::Create({name, config.shm_size, ipc::AllocatorId(1)});
   ipc::Allocator &alloc = segment_->GetAllocator();
 
@@ -52,6 +61,7 @@ void Runtime::Start(const ServerConfig &config) {
   if (shared.IsNull() || workers.IsNull()) throw ipc::ShmError("shared memory too small for the runtime's state");
   shared_ = shared.ptr_;
   shared_->num_workers_ = n;
+  shared_->node_id_ = cluster_.self;
   node_id_ = shared_->node_id_;
   shared_->runtime_pid_ = static_cast<u32>(getpid());
   shared_->abi_version_ = kChimaeraAbiVersion;
@@ -81,10 +91,36 @@ void Runtime::Start(const ServerConfig &config) {
 
   orchestrator_.Start();
   started_ = true;
+  if (cluster_.IsCluster()) CreateRemoteQueuePool();
   shared_->state_.store(kRuntimeRunning, std::memory_order_release);
   segment_->SetRoot(shared.shm_);  // clients can connect from here on
-  Log().info("runtime ready: port {}, {} worker(s), segment {} ({} MiB), pid {}", config.port, n, name,
-             config.shm_size >> 20, getpid());
+  if (cluster_.IsCluster())
+    Log().info("runtime ready: node {} of {} ({}, found by {}), {} worker(s), segment {} ({} MiB), pid {}",
+               cluster_.self, cluster_.table.Size(), cluster_.table.At(cluster_.self).ToString(), cluster_.how, n, name,
+               config.shm_size >> 20, getpid());
+  else
+    Log().info("runtime ready: port {}, {} worker(s), segment {} ({} MiB), pid {}", config.port, n, name,
+               config.shm_size >> 20, getpid());
+}
+
+// seeds 000/001: the local remote queue container, to which workers hand
+// every task that does not resolve to this node.
+void Runtime::CreateRemoteQueuePool() {
+  std::unique_ptr<Container> c;
+  try {
+    c.reset(modules_.CreateContainer("remote_queue", kRemoteQueuePoolId, "remote_queue"));
+  } catch (const std::exception &e) {
+    throw std::runtime_error(std::string("cannot create the remote queue: ") + e.what() +
+                             " (is libchimaera_remote_queue_runtime.so beside libchimaera_runtime.so?)");
+  }
+  auto *rq = dynamic_cast<RemoteQueue *>(c.get());
+  if (rq == nullptr) throw std::runtime_error("the module 'remote_queue' does not implement chi::RemoteQueue");
+  c->CreateLocalQueue(0, 1);
+  rq->Start(config_, cluster_);
+  remote_queue_ = rq;
+  std::string err;
+  if (pools_.Register("remote_queue", "remote_queue", kRemoteQueuePoolId, std::move(c), &err).IsNull())
+    throw std::runtime_error("cannot register the remote queue pool: " + err);
 }
 
 // seed 003: the runtime creates the process queue (one TaskQueue, every lane
@@ -158,6 +194,9 @@ void Runtime::Stop() {
   for (Container *c : pools_.Containers())
     for (TaskLane *lane : c->AllLanes()) DrainLane(*lane);
   (void)failed;
+  // Peers get the answers failed above, then a goodbye; tasks this node sent
+  // to peers fail with kTaskRuntimeStopping.
+  if (remote_queue_ != nullptr) remote_queue_->Shutdown();
   CHI_IPC_MANAGER->Finalize();
   const std::string name = segment_->Name();
   segment_->Detach();
@@ -182,6 +221,11 @@ void Runtime::FailTask(ipc::FullPtr<Task> task, i32 code, const std::string &msg
 }
 
 void Runtime::CompleteTask(ipc::FullPtr<Task> task) noexcept {
+  // A task rebuilt from a peer's request: its waiter is on the other node.
+  if (task->task_flags_.Any(TASK_REMOTE)) [[unlikely]] {
+    remote_queue_->Return(task);
+    return;
+  }
   // seq_cst pairs with Worker::BlockOn's store + re-check (see Task).
   u32 prev = task->completion_.exchange(kComplete, std::memory_order_seq_cst);
   u32 waiter = task->waiter_worker_.load(std::memory_order_seq_cst);

@@ -287,10 +287,14 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
       if (task->dom_query_.IsDynamic()) task->dom_query_ = DomainQuery::GetLocalHash(0);
     }
     if (!task->dom_query_.IsLocal(rt_->NodeId())) {
-      // The remote-queue branch: filled in by the distributed runtime.
+      // Not this node: the remote queue sends it and completes it later.
+      if (RemoteQueue *rq = rt_->GetRemoteQueue()) {
+        rq->Submit(task, c);
+        return;
+      }
       rt_->FailTask(task, kTaskBadArgument,
                     "task addressed to node " + std::to_string(task->dom_query_.GetSelector()) +
-                        ", but this runtime is single-node (no remote queue)");
+                        ", but this runtime is single-node (its configuration has no networking: section)");
       return;
     }
     c->Monitor(MonitorModeId::kLocalSchedule, task->method_, task, rctx);

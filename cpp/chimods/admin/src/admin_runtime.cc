@@ -6,6 +6,7 @@
 
 #include "admin/admin_tasks.h"
 #include "chimaera/client/ipc_manager.h"
+#include "chimaera/runtime/log.h"
 #include "chimaera/runtime/module_api.h"
 #include "chimaera/runtime/runtime.h"
 
@@ -74,8 +75,8 @@ class Runtime : public chi::Container {
 
   void DestroyPool(chi::ipc::FullPtr<DestroyPoolTask> task, chi::RunContext &rctx) {
     chi::Runtime *rt = CHI_RUNTIME;
-    if (task->target_ == chi::kAdminPoolId) {
-      task->SetError(chi::kTaskBadArgument, "the admin pool cannot be destroyed");
+    if (task->target_ == chi::kAdminPoolId || task->target_ == chi::kRemoteQueuePoolId) {
+      task->SetError(chi::kTaskBadArgument, "the runtime's own pools (admin, remote_queue) cannot be destroyed");
       return;
     }
     chi::Container *c = rt->Pools().GetContainer(task->target_);
@@ -109,7 +110,30 @@ class Runtime : public chi::Container {
     DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
   }
 
-  void StopRuntime(chi::ipc::FullPtr<StopRuntimeTask>, chi::RunContext &) { CHI_RUNTIME->RequestStop(); }
+  void StopRuntime(chi::ipc::FullPtr<StopRuntimeTask> task, chi::RunContext &) {
+    chi::Runtime *rt = CHI_RUNTIME;
+    task->stopped_ = 1;
+    if (task->scope_ == StopScope::kAllNodes && rt->Cluster().IsCluster()) {
+      // Every other node first (their answers travel while we still run).
+      auto *ipc = CHI_IPC_MANAGER;
+      std::vector<chi::ipc::FullPtr<StopRuntimeTask>> stops;
+      for (chi::u32 k = 0; k < rt->Cluster().table.Size(); ++k) {
+        if (k == rt->NodeId()) continue;
+        auto t = ipc->NewTask<StopRuntimeTask>(chi::ipc::MemContext(), task->task_node_,
+                                               chi::DomainQuery::GetGlobalNode(k), StopScope::kThisNode);
+        ipc->Enqueue(t);
+        stops.push_back(t);
+      }
+      for (auto &t : stops) {
+        t->Wait();
+        if (t->HasError()) chi::Log().warn("stop: {}", t->error_.str());
+        else ++task->stopped_;
+        ipc->DelTask(t);
+      }
+      chi::Log().info("stop: {} of {} nodes accepted the stop", task->stopped_, rt->Cluster().table.Size());
+    }
+    rt->RequestStop();
+  }
   void MonitorStopRuntime(chi::MonitorModeId mode, chi::ipc::FullPtr<StopRuntimeTask> task, chi::RunContext &rctx) {
     DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
   }

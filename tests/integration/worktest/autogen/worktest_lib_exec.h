@@ -16,6 +16,10 @@ void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rc
     case Method::kSpawn: Spawn(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     case Method::kThrow: Throw(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     case Method::kSleep: Sleep(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kWhere: Where(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kRelay: Relay(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kCount: Count(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kGetCount: GetCount(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "worktest has no method " + std::to_string(method)); return;
   }
 }
@@ -31,6 +35,10 @@ void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Ta
     case Method::kSpawn: MonitorSpawn(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     case Method::kThrow: MonitorThrow(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     case Method::kSleep: MonitorSleep(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kWhere: MonitorWhere(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kRelay: MonitorRelay(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kCount: MonitorCount(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kGetCount: MonitorGetCount(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     default: return;
   }
 }
@@ -43,6 +51,10 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
     case Method::kSpawn: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kThrow: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kSleep: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -57,6 +69,10 @@ void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi
     case Method::kSpawn: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kThrow: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kSleep: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
     default: throw chi::ArchiveError("worktest has no method " + std::to_string(method)); return;
   }
 }
@@ -69,6 +85,10 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
     case Method::kSpawn: return LoadTaskIn<WorkTask>(ar);
     case Method::kThrow: return LoadTaskIn<WorkTask>(ar);
     case Method::kSleep: return LoadTaskIn<WorkTask>(ar);
+    case Method::kWhere: return LoadTaskIn<WorkTask>(ar);
+    case Method::kRelay: return LoadTaskIn<WorkTask>(ar);
+    case Method::kCount: return LoadTaskIn<WorkTask>(ar);
+    case Method::kGetCount: return LoadTaskIn<WorkTask>(ar);
     default: throw chi::ArchiveError("worktest has no method " + std::to_string(method));
   }
 }
@@ -81,6 +101,10 @@ void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<c
     case Method::kSpawn: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kThrow: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kSleep: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     default: throw chi::ArchiveError("worktest has no method " + std::to_string(method)); return;
   }
 }
@@ -93,6 +117,10 @@ void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<ch
     case Method::kSpawn: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kThrow: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     case Method::kSleep: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     default: throw chi::ArchiveError("worktest has no method " + std::to_string(method)); return;
   }
 }

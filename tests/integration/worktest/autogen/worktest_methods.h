@@ -15,6 +15,10 @@ struct Method {
   static constexpr chi::u32 kSpawn = 11;
   static constexpr chi::u32 kThrow = 12;
   static constexpr chi::u32 kSleep = 13;
+  static constexpr chi::u32 kWhere = 14;
+  static constexpr chi::u32 kRelay = 15;
+  static constexpr chi::u32 kCount = 16;
+  static constexpr chi::u32 kGetCount = 17;
   // Inherited methods not supported (-1 or not listed): kNodeFailure, kRecover, kMigrate, kUpgrade
 };
 

@@ -5,6 +5,7 @@
 
 #include "chimaera/client/ipc_manager.h"
 #include "chimaera/runtime/module_api.h"
+#include "chimaera/runtime/runtime.h"
 #include "worktest/worktest_tasks.h"
 
 namespace chimaera_test::worktest {
@@ -50,6 +51,25 @@ class Runtime : public chi::Container {
   }
   void Throw(chi::ipc::FullPtr<WorkTask>, chi::RunContext &) { throw std::runtime_error("worktest Throw: boom"); }
   void Sleep(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) { usleep(static_cast<useconds_t>(task->in_)); }
+  void Where(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) { task->out_ = CHI_RUNTIME->NodeId(); }
+  // A runtime-side wait on a subtask that runs on another node (seed 003
+  // "Waiting for Tasks" across the remote queue).
+  void Relay(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) {
+    auto *ipc = CHI_IPC_MANAGER;
+    auto sub = ipc->NewTask<WorkTask>(chi::ipc::MemContext(), task->task_node_, pool_id_,
+                                      chi::DomainQuery::GetGlobalNode(static_cast<chi::u32>(task->in_)), Method::kWhere, 0);
+    ipc->Enqueue(sub);
+    sub->Wait();
+    if (sub->HasError()) task->SetError(sub->return_code_, sub->error_.str());
+    task->out_ = sub->out_ * 100 + CHI_RUNTIME->NodeId();
+    ipc->DelTask(sub);
+  }
+  void Count(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) {
+    task->out_ = counted_.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  void GetCount(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) {
+    task->out_ = counted_.load(std::memory_order_relaxed);
+  }
 
   // Every method shares one monitor policy (the generated Monitor calls
   // MonitorX with the method's task type, from chimaera_mod.yaml).
@@ -67,6 +87,18 @@ class Runtime : public chi::Container {
   void MonitorSleep(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
     MonitorWork(mode, Method::kSleep, task, rctx);
   }
+  void MonitorWhere(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kWhere, task, rctx);
+  }
+  void MonitorRelay(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kRelay, task, rctx);
+  }
+  void MonitorCount(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kCount, task, rctx);
+  }
+  void MonitorGetCount(chi::MonitorModeId mode, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
+    MonitorWork(mode, Method::kGetCount, task, rctx);
+  }
 
   void MonitorWork(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) {
     switch (mode) {
@@ -79,6 +111,9 @@ class Runtime : public chi::Container {
         break;
     }
   }
+
+ private:
+  std::atomic<chi::u64> counted_{0};
 };
 
 }  // namespace chimaera_test::worktest

@@ -77,12 +77,17 @@ class Client : public chi::ContainerClient {
     ipc->DelTask(task);
     return out;
   }
-  /** Ask the runtime to stop; returns once the runtime accepted. */
-  void StopRuntime(const chi::ipc::MemContext &mctx, const chi::DomainQuery &dom_query) {
+  /** Ask the runtime to stop (kAllNodes: every node of its cluster); returns
+   * once it accepted, with the number of nodes that did. */
+  chi::u32 StopRuntime(const chi::ipc::MemContext &mctx, const chi::DomainQuery &dom_query,
+                       StopScope scope = StopScope::kThisNode) {
     auto *ipc = CHI_IPC_MANAGER;
-    auto task = ipc->NewTask<StopRuntimeTask>(mctx, ipc->NewTaskNode(), dom_query);
+    auto task = ipc->NewTask<StopRuntimeTask>(mctx, ipc->NewTaskNode(), dom_query, scope);
     ipc->Enqueue(task);
-    ipc->DelTask(WaitChecked(task));
+    WaitChecked(task);
+    const chi::u32 n = task->stopped_;
+    ipc->DelTask(task);
+    return n;
   }
 };
 

@@ -65,12 +65,24 @@ struct DestroyPoolTask : public chi::Task {
   void SerializeOut(Ar &) {}
 };
 
-/** Stop the runtime gracefully (completes before the runtime stops). */
+/** Which runtimes a StopRuntimeTask stops. */
+enum class StopScope : chi::u32 {
+  kThisNode = 0,  /**< the runtime that runs the task */
+  kAllNodes = 1,  /**< every node of its cluster: it stops the others first, then itself */
+};
+
+/** Stop the runtime gracefully (completes before the runtime stops). With
+ * kAllNodes, the admin sends a kThisNode stop to every other node and waits
+ * for their answers (an unreachable node is logged and skipped) first;
+ * OUT `stopped_` is then the number of nodes that accepted, this one included. */
 struct StopRuntimeTask : public chi::Task {
+  IN StopScope scope_ = StopScope::kThisNode;
+  OUT chi::u32 stopped_ = 0;
+
   explicit StopRuntimeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   StopRuntimeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
-                  const chi::DomainQuery &dom_query)
-      : chi::Task(alloc) {
+                  const chi::DomainQuery &dom_query, StopScope scope = StopScope::kThisNode)
+      : chi::Task(alloc), scope_(scope) {
     task_node_ = task_node;
     pool_ = chi::kAdminPoolId;
     method_ = Method::kStopRuntime;
@@ -78,9 +90,13 @@ struct StopRuntimeTask : public chi::Task {
   }
 
   template <typename Ar>
-  void SerializeIn(Ar &) {}
+  void SerializeIn(Ar &ar) {
+    ar(scope_);
+  }
   template <typename Ar>
-  void SerializeOut(Ar &) {}
+  void SerializeOut(Ar &ar) {
+    ar(stopped_);
+  }
 };
 
 /** List the pools of this runtime: OUT `pools_` holds one line per pool,

@@ -21,6 +21,9 @@ class Client : public chi::ContainerClient {
   void Destroy(const chi::ipc::MemContext &mctx, const chi::DomainQuery &dom) {
     chimaera::admin::Client().DestroyPool(mctx, dom, pool_id_);
   }
+  /** The DomainQuery every later task of this client carries (default: this
+   * node's container; e.g. DomainQuery::GetGlobalNode(2) for node 2's). */
+  void SetDomain(const chi::DomainQuery &dom) noexcept { dom_ = dom; }
   /** Returns the byte offset of `size` newly allocated bytes (whole blocks). */
   chi::u64 Allocate(const chi::ipc::MemContext &mctx, chi::u64 size) {
     auto t = Run(New<AllocateTask>(mctx, size));
@@ -50,8 +53,7 @@ class Client : public chi::ContainerClient {
   template <typename TaskT, typename... Args>
   chi::ipc::FullPtr<TaskT> New(const chi::ipc::MemContext &mctx, Args &&...args) {
     auto *ipc = CHI_IPC_MANAGER;
-    return ipc->NewTask<TaskT>(mctx, ipc->NewTaskNode(), pool_id_, chi::DomainQuery::GetLocalHash(0),
-                               std::forward<Args>(args)...);
+    return ipc->NewTask<TaskT>(mctx, ipc->NewTaskNode(), pool_id_, dom_, std::forward<Args>(args)...);
   }
   template <typename TaskT>
   chi::ipc::FullPtr<TaskT> Submit(chi::ipc::FullPtr<TaskT> t) {
@@ -62,6 +64,7 @@ class Client : public chi::ContainerClient {
   chi::ipc::FullPtr<TaskT> Run(chi::ipc::FullPtr<TaskT> t) {
     return WaitChecked(Submit(t));
   }
+  chi::DomainQuery dom_ = chi::DomainQuery::GetLocalHash(0);
 };
 
 }  // namespace chimaera::bdev

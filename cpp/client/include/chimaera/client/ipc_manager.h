@@ -33,16 +33,19 @@ class IpcManager {
   /** The process-wide instance. */
   static IpcManager *Get() noexcept;
 
-  /** Attach to the runtime on `port` (0: $CHI_PORT, else 9413). Throws
-   * RuntimeUnavailable naming the segment when no live runtime is found, and
-   * naming both versions when the runtime's kChimaeraAbiVersion differs.
-   * A second call while attached to a live runtime on the same port does
-   * nothing; otherwise the old attachment is dropped first. */
-  void ClientInit(u16 port = 0);
+  /** Attach to the runtime on `port` (0: $CHI_PORT, else 9413) and, for a
+   * node of a cluster sharing this machine and port with others, `host`
+   * ("": $CHI_HOST; see FindRuntimeSegment). Throws RuntimeUnavailable naming
+   * the segment when no live runtime is found, naming both versions when the
+   * runtime's kChimaeraAbiVersion differs, and listing the nodes when the
+   * choice is ambiguous. A second call while attached to a live runtime with
+   * the same port and host does nothing; otherwise the old attachment is
+   * dropped first. */
+  void ClientInit(u16 port = 0, const std::string &host = "");
   /** ClientInit, retried every 2 ms for up to `wait_ms` while no runtime
    * serves yet (e.g. one that was just launched). Throws RuntimeUnavailable
    * after the wait. */
-  void ClientInitWait(u16 port, int wait_ms);
+  void ClientInitWait(u16 port, int wait_ms, const std::string &host = "");
   /** Runtime only: use the segment the runtime created and its root. */
   void ServerAdopt(ipc::Segment *segment, RuntimeShared *shared) noexcept;
   /** Detach (client) / forget (runtime). Tasks still pending are not freed. */
@@ -54,6 +57,10 @@ class IpcManager {
   WorkerShared *Workers() noexcept { return workers_; }
   TaskQueue &ProcessQueue() noexcept { return *process_queue_; }
   u16 Port() const noexcept { return port_; }
+  /** The host the client asked for ("" when found by port alone). */
+  const std::string &Host() const noexcept { return host_; }
+  /** The name of the segment attached to. */
+  std::string SegmentName() const { return segment_ ? segment_->Name() : std::string(); }
 
   /** Construct a task in shared memory. Waits (up to ~1 s, backing off) when
    * the segment is momentarily full of in-flight tasks, then throws
@@ -107,6 +114,7 @@ class IpcManager {
   WorkerShared *workers_ = nullptr;
   TaskQueue *process_queue_ = nullptr;
   u16 port_ = 0;
+  std::string host_;
   u64 runtime_start_ticks_ = 0;
   void (*full_lane_backoff_)() = nullptr;
 };
@@ -121,6 +129,23 @@ bool TakeWokeParkedWorker() noexcept;
 
 /** Default runtime port: $CHI_PORT when set and valid, else 9413. */
 u16 DefaultPort() noexcept;
+/** Default node host: $CHI_HOST, else "" (find the node by port alone). */
+std::string DefaultHost();
+
+/** The runtime instance a segment name carries (Segment::MakeName): "<port>"
+ * for a single-node runtime, "<port>_<host>" for a node of a cluster, whose
+ * host is its node-table entry (several nodes may share a machine and a
+ * port, each on its own address). */
+std::string RuntimeInstance(u16 port, const std::string &host = "");
+
+/** The segment of the runtime a client on this machine means by `port` and
+ * `host` (DESIGN.md §7): with a host, that node's; without, the single-node
+ * runtime on that port if it lives, else the one live node of a cluster on
+ * that port. Throws RuntimeUnavailable when several live nodes share the
+ * port (the message lists their hosts and asks for CHI_HOST). Returns the
+ * single-node name when nothing lives (the caller's attach then fails with
+ * the usual message). */
+std::string FindRuntimeSegment(u16 port, const std::string &host = "");
 
 }  // namespace chi
 

@@ -25,6 +25,9 @@ struct PoolId {
 };
 /** The admin pool exists from runtime start (seed 002 "admin"). */
 inline constexpr PoolId kAdminPoolId{1};
+/** The remote queue pool exists from start on a runtime with a node table
+ * (seeds 000/001 "Remote Queue ChiMod Design"). */
+inline constexpr PoolId kRemoteQueuePoolId{2};
 
 using ContainerId = u32;
 using QueueId = u32;

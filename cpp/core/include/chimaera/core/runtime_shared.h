@@ -17,8 +17,9 @@ namespace chi {
  * with another version are refused. 2: serialization virtuals; 3: Task field
  * order and the held-lane scheduling protocol; 4: Container caches its first
  * queue (inline GetLane); 5: pool ids carry a slot generation (inline
- * PoolManager::GetContainer). */
-inline constexpr u32 kChimaeraAbiVersion = 5;
+ * PoolManager::GetContainer); 6: remote tasks (TASK_REMOTE, the remote queue
+ * interface, node-qualified segment names). */
+inline constexpr u32 kChimaeraAbiVersion = 6;
 
 enum RuntimeState : u32 { kRuntimeStarting = 0, kRuntimeRunning = 1, kRuntimeStopping = 2 };
 

@@ -52,6 +52,10 @@ struct TaskFlags {
 inline constexpr u32 TASK_FIRE_AND_FORGET = 1u << 0;
 /** Set by the runtime on a task spawned by another task running in it. */
 inline constexpr u32 TASK_IS_SUBTASK = 1u << 1;
+/** Set by the remote queue on a task it rebuilt from a peer's request: when
+ * it completes, the runtime hands it back to the remote queue (which sends
+ * its outputs to the peer and frees it) instead of waking a waiter. */
+inline constexpr u32 TASK_REMOTE = 1u << 2;
 
 enum TaskCompletion : u32 { kPending = 0, kPendingWaiter = 1, kComplete = 2 };
 

@@ -20,6 +20,14 @@
  *    into; on the OUT path its content is copied back into the original p.
  * On input archives `p` and `size` are outputs (the rebuilt task's buffer).
  *
+ * Bulk placement: by default the bytes are inline in the archive's stream
+ * (what NewCopy and the tests use). The network path calls SetBulkOut on an
+ * output archive, which then only records each buffer that travels (pointer,
+ * size) so the transport can send it as a frame of its own without copying
+ * it into the stream, and SetBulkIn on an input archive, which then takes
+ * the buffers from those frames, in order (each frame's size must equal the
+ * size in the stream).
+ *
  * Errors: truncated or corrupted bytes throw chi::ArchiveError (never an
  * out-of-bounds read: every length is checked against the bytes remaining
  * before anything is allocated or copied, and CHI_EXPOSE sizes against a
@@ -31,6 +39,7 @@
 #include <cereal/types/string.hpp>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -53,6 +62,13 @@ class ArchiveError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/** A bulk buffer that travels outside the archive's stream (SetBulkOut /
+ * SetBulkIn): `size` bytes at `data`. */
+struct BulkSegment {
+  const char *data = nullptr;
+  std::size_t size = 0;
+};
+
 namespace detail {
 
 class TaskOutputArchiveBase {
@@ -65,8 +81,17 @@ class TaskOutputArchiveBase {
   }
   /** The serialized bytes so far. */
   std::string Get() const { return ss_.str(); }
+  /** From now on, record travelling bulk buffers in `*segments` (in order)
+   * instead of writing them inline. They are not copied: they must stay
+   * valid until the caller has sent them. */
+  void SetBulkOut(std::vector<BulkSegment> *segments) noexcept { bulk_out_ = segments; }
 
  protected:
+  /** Inline, or recorded for a frame of its own (SetBulkOut). */
+  void WriteBulk(const char *p, std::size_t n) {
+    if (bulk_out_ != nullptr) bulk_out_->push_back({p, n});
+    else WriteBytes(p, n);
+  }
   template <typename T>
   void Save(const T &v) {
     if constexpr (std::is_enum_v<T>) {
@@ -109,6 +134,7 @@ class TaskOutputArchiveBase {
  private:
   std::ostringstream ss_;
   cereal::PortableBinaryOutputArchive ar_;
+  std::vector<BulkSegment> *bulk_out_ = nullptr;
 };
 
 class TaskInputArchiveBase {
@@ -131,8 +157,34 @@ class TaskInputArchiveBase {
     return pos < 0 ? 0 : buf_.size() - static_cast<u64>(pos);
   }
   ipc::Allocator &GetAllocator() noexcept { return alloc_; }
+  /** Take travelling bulk buffers from `segments` (in order) instead of the
+   * stream; they must outlive the archive. */
+  void SetBulkIn(std::span<const BulkSegment> segments) noexcept {
+    bulk_in_ = segments;
+    bulk_in_set_ = true;
+    bulk_in_next_ = 0;
+  }
+  /** Bulk segments consumed so far (the caller checks that all were). */
+  std::size_t BulkSegmentsUsed() const noexcept { return bulk_in_next_; }
 
  protected:
+  /** Copy the next travelling bulk buffer, of exactly `n` bytes, to `dst`:
+   * from the stream, or from the next segment (SetBulkIn). */
+  void ReadBulk(char *dst, u64 n) {
+    if (!bulk_in_set_) return ReadBytes(dst, n);
+    if (bulk_in_next_ >= bulk_in_.size())
+      throw ArchiveError("bulk buffer " + std::to_string(bulk_in_next_) + " is missing (" +
+                         std::to_string(bulk_in_.size()) + " bulk frames came)");
+    const BulkSegment &seg = bulk_in_[bulk_in_next_++];
+    if (seg.size != n)
+      throw ArchiveError("bulk frame of " + std::to_string(seg.size) + " bytes for a buffer of " + std::to_string(n));
+    if (n) std::memcpy(dst, seg.data, n);
+  }
+  /** Whether `n` travelling bytes can still come (stream or segment). */
+  bool BulkAvailable(u64 n) {
+    if (bulk_in_set_) return bulk_in_next_ < bulk_in_.size() && bulk_in_[bulk_in_next_].size == n;
+    return n <= Remaining();
+  }
   template <typename T>
   void Load(T &v) {
     if constexpr (std::is_enum_v<T>) {
@@ -204,6 +256,9 @@ class TaskInputArchiveBase {
   std::istringstream in_;
   std::optional<cereal::PortableBinaryInputArchive> ar_;  // empty when there were no bytes at all
   ipc::Allocator alloc_;
+  std::span<const BulkSegment> bulk_in_;
+  bool bulk_in_set_ = false;
+  std::size_t bulk_in_next_ = 0;
 };
 
 }  // namespace detail
@@ -214,7 +269,7 @@ class TaskOutputArchiveIN : public detail::TaskOutputArchiveBase {
   /** CHI_WRITE: the bytes travel; CHI_EXPOSE: only the size does. */
   void bulk(ipc::Pointer p, std::size_t size, u32 flags) {
     SaveBulkHeader(size, flags);
-    if (flags & CHI_WRITE) WriteBytes(Raw(p), size);
+    if (flags & CHI_WRITE) WriteBulk(Raw(p), size);
   }
   template <typename TaskT>
   void SaveTaskIn(TaskT &task) {
@@ -236,9 +291,10 @@ class TaskInputArchiveIN : public detail::TaskInputArchiveBase {
   void bulk(ipc::Pointer &p, std::size_t &size, u32 flags) {
     u64 n = 0;
     LoadBulkHeader(n, flags);
-    if ((flags & CHI_WRITE) && n > Remaining())
+    if ((flags & CHI_WRITE) && !BulkAvailable(n))
       throw ArchiveError("truncated task bytes: bulk of " + std::to_string(n) + " bytes, " +
-                         std::to_string(Remaining()) + " remain");
+                         (bulk_in_set_ ? "no bulk frame of that size came"
+                                       : std::to_string(Remaining()) + " remain"));
     if (!(flags & CHI_WRITE) && n > max_expose_bytes_)
       throw ArchiveError("exposed bulk buffer of " + std::to_string(n) + " bytes exceeds the limit of " +
                          std::to_string(max_expose_bytes_));
@@ -246,7 +302,7 @@ class TaskInputArchiveIN : public detail::TaskInputArchiveBase {
     if (p.IsNull()) throw ipc::ShmOutOfMemory();
     allocated_.push_back(&p);
     char *dst = alloc_.Convert<char>(p);
-    if (flags & CHI_WRITE) ReadBytes(dst, n);
+    if (flags & CHI_WRITE) ReadBulk(dst, n);
     else std::memset(dst, 0, n);
     size = n;
   }
@@ -281,7 +337,7 @@ class TaskOutputArchiveOUT : public detail::TaskOutputArchiveBase {
   /** CHI_EXPOSE buffers travel back (the remote wrote into them). */
   void bulk(ipc::Pointer p, std::size_t size, u32 flags) {
     SaveBulkHeader(size, flags);
-    if (flags & CHI_EXPOSE) WriteBytes(Raw(p), size);
+    if (flags & CHI_EXPOSE) WriteBulk(Raw(p), size);
   }
   template <typename TaskT>
   void SaveTaskOut(TaskT &task) {
@@ -304,7 +360,7 @@ class TaskInputArchiveOUT : public detail::TaskInputArchiveBase {
                                       std::to_string(size));
     char *dst = reinterpret_cast<char *>(ipc::FullPtr<char>(p).ptr_);
     if (dst == nullptr && n) throw ArchiveError("bulk pointer is not mapped in this process");
-    ReadBytes(dst, n);
+    ReadBulk(dst, n);
   }
   template <typename TaskT>
   void LoadTaskOut(TaskT &task) {

@@ -22,7 +22,8 @@ enum TaskErrorCode : i32 {
   kTaskBadArgument = 6,       /**< the task's input was rejected by the module */
   kTaskUnknownModule = 7,     /**< CreatePool named a module the runtime did not load */
   kTaskPoolExists = 8,        /**< CreatePool with a name already in use */
-  kTaskTimedOut = 9,          /**< a client wait with a timeout expired */
+  kTaskTimedOut = 9,          /**< a client wait, or a remote task's rpc_timeout, expired */
+  kTaskNodeUnreachable = 10,  /**< the task's node is dead, refused this node, or never answered (DESIGN.md §7) */
   kModuleErrorBase = 1000,
 };
 

@@ -5,8 +5,11 @@
  * lifecycle (DESIGN.md §3, §8). Start() creates the segment (refusing a live
  * runtime's, reclaiming a dead one's), ServerInitQueues (the process queue),
  * the workers, loads the modules and creates the admin pool, then publishes
- * the root so clients can connect. Stop() stops the workers, fails every task
- * still queued or blocked with kTaskRuntimeStopping, and unlinks the segment.
+ * the root so clients can connect. With a node table (config `networking:`)
+ * it also resolves this node's id, names its segment after the node
+ * ("<port>_<host>") and starts the remote queue (remote_queue.h). Stop()
+ * stops the workers, fails every task still queued or blocked with
+ * kTaskRuntimeStopping, stops the remote queue, and unlinks the segment.
  */
 #include <memory>
 
@@ -15,6 +18,7 @@
 #include "chimaera/runtime/config.h"
 #include "chimaera/runtime/module_manager.h"
 #include "chimaera/runtime/pool_manager.h"
+#include "chimaera/runtime/remote_queue.h"
 #include "chimaera/runtime/work_orchestrator.h"
 
 namespace chi {
@@ -24,7 +28,9 @@ class Runtime {
   static Runtime *Get() noexcept;
 
   /** Bring the runtime up. Throws ipc::ShmError (live runtime, /dev/shm
-   * full), std::runtime_error (admin module missing). */
+   * full), ConfigError (bad hostfile, this node not found in it),
+   * std::runtime_error (admin or remote_queue module missing, address in
+   * use). */
   void Start(const ServerConfig &config);
   /** Block until RequestStop() or SIGINT/SIGTERM (when `handle_signals`). */
   void WaitForStop(bool handle_signals);
@@ -45,6 +51,10 @@ class Runtime {
   RuntimeShared &Shared() noexcept { return *shared_; }
   /** This node's id (a private copy of RuntimeShared::node_id_: routing reads it per task). */
   u32 NodeId() const noexcept { return node_id_; }
+  /** The node table and this node's place in it (empty table: one node). */
+  const ClusterConfig &Cluster() const noexcept { return cluster_; }
+  /** The remote queue, or nullptr on a single-node runtime. */
+  RemoteQueue *GetRemoteQueue() const noexcept { return remote_queue_; }
   ipc::Allocator &GetAllocator() noexcept { return segment_->GetAllocator(); }
   WorkerShared *Workers() noexcept { return workers_; }
   ModuleManager &Modules() noexcept { return modules_; }
@@ -54,12 +64,15 @@ class Runtime {
  private:
   void ServerInitQueues();
   void CreateAdminPool();
+  void CreateRemoteQueuePool();
   void DrainLane(TaskLane &lane);
 
   ServerConfig config_;
   std::unique_ptr<ipc::Segment> segment_;
   RuntimeShared *shared_ = nullptr;
   u32 node_id_ = 0;
+  ClusterConfig cluster_;
+  RemoteQueue *remote_queue_ = nullptr;  // owned by its pool's container
   WorkerShared *workers_ = nullptr;
   ModuleManager modules_;
   PoolManager pools_;

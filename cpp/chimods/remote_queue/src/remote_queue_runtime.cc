@@ -1,0 +1,295 @@
+// Runtime of the remote queue (seeds 000/001 "Remote Queue ChiMod Design",
+// DESIGN.md §7 "Life of a remote task"):
+//  origin: Submit (a worker) serializes the task's IN side (SaveIn, CHI_WRITE
+//    bulk as frames of their own) and hands it to the transport; OnReply (the
+//    network thread) applies the OUT side (LoadOut, CHI_EXPOSE buffers) to the
+//    original task and completes it, OnRequestFailed fails it.
+//  peer: OnRequest (network thread) rebuilds the task in this node's segment
+//    (LoadIn), marks it TASK_REMOTE and submits it through the normal path
+//    (process lane, Monitor(kLocalSchedule), container lane, worker); when it
+//    completes the runtime calls Return (a worker), which serializes its OUT
+//    side, frees it and sends the reply.
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+#include "chimaera/client/ipc_manager.h"
+#include "chimaera/net/transport.h"
+#include "chimaera/net/wire.h"
+#include "chimaera/runtime/log.h"
+#include "chimaera/runtime/module_api.h"
+#include "chimaera/runtime/remote_queue.h"
+#include "chimaera/runtime/runtime.h"
+#include "remote_queue/remote_queue_tasks.h"
+
+namespace chimaera::remote_queue {
+
+namespace net = chi::net;
+
+class Runtime : public chi::Container, public chi::RemoteQueue, public net::TransportHandler {
+ public:
+#include "remote_queue_lib_exec.h"  // generated: Run / Monitor / Del / SaveIn / ...
+
+  ~Runtime() override { Shutdown(); }
+
+  // The runtime makes this pool itself (Runtime::CreateRemoteQueuePool) and
+  // calls Start; CreatePool/DestroyPool never reach it.
+  void Create(chi::ipc::FullPtr<CreateTask>, chi::RunContext &) {}
+  void MonitorCreate(chi::MonitorModeId, chi::ipc::FullPtr<CreateTask>, chi::RunContext &) {}
+  void Destroy(chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
+  void MonitorDestroy(chi::MonitorModeId, chi::ipc::FullPtr<DestroyTask>, chi::RunContext &) {}
+
+  void Peers(chi::ipc::FullPtr<PeersTask> task, chi::RunContext &) {
+    std::string text;
+    for (const net::PeerStatus &p : transport_->Peers())
+      text += fmt::format("{}\t{}\t{}\t{:x}\t{}\t{}\t{}\t{}\n", p.node, p.address.ToString(), net::PeerStateName(p.state),
+                          p.incarnation, p.load, p.ms_since_heard, p.requests_in_flight, p.reason);
+    task->peers_ = text;
+  }
+  void MonitorPeers(chi::MonitorModeId mode, chi::ipc::FullPtr<PeersTask>, chi::RunContext &rctx) {
+    if (mode == chi::MonitorModeId::kLocalSchedule) rctx.route_lane_ = GetLane(0, 0);
+    if (mode == chi::MonitorModeId::kEstLoad) rctx.load_.cpu_us_ = 5;
+  }
+
+  // ---- chi::RemoteQueue -----------------------------------------------------
+  void Start(const chi::ServerConfig &config, const chi::ClusterConfig &cluster) override {
+    cluster_ = cluster;
+    net::TransportOptions o;
+    o.table = cluster.table;
+    o.self = cluster.self;
+    o.abi_version = chi::kChimaeraAbiVersion;
+    o.rpc_timeout = std::chrono::milliseconds(config.networking.rpc_timeout_ms);
+    o.heartbeat_interval = std::chrono::milliseconds(config.networking.heartbeat_interval_ms);
+    o.peer_dead_after = std::chrono::milliseconds(config.networking.peer_dead_after_ms);
+    o.max_frame_bytes = static_cast<chi::i64>(config.networking.max_frame_size);
+    o.log = spdlog::get("chimaera");
+    if (!o.log) o.log = std::shared_ptr<spdlog::logger>(&chi::Log(), [](spdlog::logger *) {});
+    max_expose_bytes_ = config.networking.max_frame_size;
+    transport_ = std::make_unique<net::Transport>(std::move(o), this);
+    try {
+      transport_->Start();
+    } catch (const net::TransportError &e) {
+      transport_.reset();
+      throw std::runtime_error(e.what());
+    }
+  }
+
+  void Submit(chi::ipc::FullPtr<chi::Task> task, chi::Container *c) noexcept override {
+    const chi::u32 node = task->dom_query_.GetSelector();
+    if (node >= cluster_.table.Size()) {
+      CHI_RUNTIME->FailTask(task, chi::kTaskBadArgument,
+                            "the task is addressed to node " + std::to_string(node) + ", but the cluster has " +
+                                std::to_string(cluster_.table.Size()) + " nodes (0.." +
+                                std::to_string(cluster_.table.Size() - 1) + ")");
+      return;
+    }
+    net::Frames frames;
+    try {
+      std::vector<chi::BulkSegment> bulk;
+      chi::TaskOutputArchiveIN ar;
+      ar.SetBulkOut(&bulk);
+      c->SaveIn(task->method_, ar, task);
+      frames = MakePayload(RequestHeader(task->pool_, task->method_), ar.Get(), bulk);
+    } catch (const std::exception &e) {
+      CHI_RUNTIME->FailTask(task, chi::kTaskBadArgument,
+                            "cannot send the task to " + NodeName(node) + ": serializing it failed: " + e.what());
+      return;
+    }
+    transport_->SendRequest(node, new InFlight{task, c, node}, std::move(frames));
+  }
+
+  void Return(chi::ipc::FullPtr<chi::Task> task) noexcept override {
+    Served served;
+    {
+      std::lock_guard<std::mutex> lock(served_mu_);
+      auto it = served_.find(task.shm_.offset_);
+      if (it == served_.end()) {
+        chi::Log().error("remote queue: a completed remote task (pool {}, method {}) has no requester; freed",
+                         task->pool_.id_, task->method_);
+        return;
+      }
+      served = std::move(it->second);
+      served_.erase(it);
+    }
+    net::Frames frames;
+    try {
+      std::vector<chi::BulkSegment> bulk;
+      chi::TaskOutputArchiveOUT ar;
+      ar.SetBulkOut(&bulk);
+      served.container->SaveOut(task->method_, ar, task);
+      frames = MakePayload(ReplyHeader(kRemoteOutputs, task->return_code_), ar.Get(), bulk);
+    } catch (const std::exception &e) {
+      frames = ErrorPayload(chi::kTaskModuleException, std::string("serializing the outputs failed: ") + e.what());
+    }
+    served.container->Del(chi::ipc::MemContext(), task->method_, task);
+    transport_->SendReply(served.origin, std::move(frames));
+  }
+
+  void Shutdown() noexcept override {
+    if (transport_) transport_->Stop();
+  }
+
+  // ---- net::TransportHandler (network thread) ----------------------------------
+  void OnRequest(const net::RequestOrigin &origin, net::Frames payload) override {
+    chi::Runtime *rt = CHI_RUNTIME;
+    if (payload.empty() || payload[0].size() < kRemoteHeaderBytes)
+      return ReplyError(origin, chi::kTaskBadArgument, "malformed request (no task header)");
+    const auto *h = static_cast<const chi::u8 *>(payload[0].data());
+    const chi::PoolId pool(net::GetU64(h));
+    const chi::u32 method = net::GetU32(h + 8);
+    if (rt->Shared().state_.load(std::memory_order_acquire) != chi::kRuntimeRunning)
+      return ReplyError(origin, chi::kTaskRuntimeStopping, "the runtime is stopping");
+    chi::Container *c = rt->Pools().GetContainer(pool);
+    if (c == nullptr) return ReplyError(origin, chi::kTaskUnknownPool, "no pool with id " + pool.ToString());
+    std::vector<chi::BulkSegment> bulk;
+    for (std::size_t i = 1; i < payload.size(); ++i)
+      bulk.push_back({static_cast<const char *>(payload[i].data()), payload[i].size()});
+    chi::ipc::FullPtr<chi::Task> task;
+    try {
+      const std::string_view bytes(static_cast<const char *>(payload[0].data()) + kRemoteHeaderBytes,
+                                   payload[0].size() - kRemoteHeaderBytes);
+      chi::TaskInputArchiveIN ar(bytes, CHI_IPC_MANAGER->GetAllocator());
+      ar.SetBulkIn(bulk);
+      ar.SetMaxExposeBytes(max_expose_bytes_);
+      task = c->LoadIn(method, ar);
+      if (ar.BulkSegmentsUsed() != bulk.size() || task->pool_ != pool || task->method_ != method) {
+        c->Del(chi::ipc::MemContext(), method, task);
+        return ReplyError(origin, chi::kTaskBadArgument, "malformed request (task bytes disagree with its header)");
+      }
+    } catch (const std::exception &e) {
+      return ReplyError(origin, chi::kTaskBadArgument, std::string("cannot rebuild the task: ") + e.what());
+    }
+    task->task_flags_.UnsetBits(chi::TASK_FIRE_AND_FORGET);
+    task->task_flags_.SetBits(chi::TASK_REMOTE);
+    {
+      // Before it can complete (Return looks it up).
+      std::lock_guard<std::mutex> lock(served_mu_);
+      served_[task.shm_.offset_] = Served{origin, c};
+    }
+    try {
+      CHI_IPC_MANAGER->EnqueuePointer(task.shm_);
+    } catch (const std::exception &e) {
+      {
+        std::lock_guard<std::mutex> lock(served_mu_);
+        served_.erase(task.shm_.offset_);
+      }
+      c->Del(chi::ipc::MemContext(), method, task);
+      ReplyError(origin, chi::kTaskRuntimeStopping, e.what());
+    }
+  }
+
+  void OnReply(void *cookie, net::Frames payload) override {
+    std::unique_ptr<InFlight> f(static_cast<InFlight *>(cookie));
+    chi::ipc::FullPtr<chi::Task> task = f->task;
+    if (payload.empty() || payload[0].size() < kRemoteHeaderBytes)
+      return Finish(*f, chi::kTaskBadArgument, NodeName(f->node) + " sent a malformed reply (no header)");
+    const auto *h = static_cast<const chi::u8 *>(payload[0].data());
+    const chi::u32 status = net::GetU32(h);
+    const auto code = static_cast<chi::i32>(net::GetU32(h + 4));
+    const std::string_view body(static_cast<const char *>(payload[0].data()) + kRemoteHeaderBytes,
+                                payload[0].size() - kRemoteHeaderBytes);
+    if (status == kRemoteError) return Finish(*f, code ? code : chi::kTaskBadArgument, NodeName(f->node) + ": " +
+                                                                                             std::string(body));
+    if (status != kRemoteOutputs)
+      return Finish(*f, chi::kTaskBadArgument, NodeName(f->node) + " sent a reply of unknown status");
+    std::vector<chi::BulkSegment> bulk;
+    for (std::size_t i = 1; i < payload.size(); ++i)
+      bulk.push_back({static_cast<const char *>(payload[i].data()), payload[i].size()});
+    try {
+      chi::TaskInputArchiveOUT ar(body, CHI_IPC_MANAGER->GetAllocator());
+      ar.SetBulkIn(bulk);
+      f->container->LoadOut(task->method_, ar, task);
+      if (ar.BulkSegmentsUsed() != bulk.size()) throw chi::ArchiveError("unexpected bulk frames");
+    } catch (const std::exception &e) {
+      return Finish(*f, chi::kTaskBadArgument, NodeName(f->node) + " sent a malformed reply: " + e.what());
+    }
+    // The error, if any, says which node it came from.
+    if (task->HasError()) task->SetError(task->return_code_, NodeName(f->node) + ": " + task->error_.str());
+    Finish(*f, chi::kTaskOk, "");
+  }
+
+  void OnRequestFailed(void *cookie, net::RequestFailure why, const std::string &message) override {
+    std::unique_ptr<InFlight> f(static_cast<InFlight *>(cookie));
+    chi::i32 code = chi::kTaskNodeUnreachable;
+    switch (why) {
+      case net::RequestFailure::kUnreachable: code = chi::kTaskNodeUnreachable; break;
+      case net::RequestFailure::kTimedOut: code = chi::kTaskTimedOut; break;
+      case net::RequestFailure::kStopping: code = chi::kTaskRuntimeStopping; break;
+      case net::RequestFailure::kBadRequest: code = chi::kTaskBadArgument; break;
+    }
+    Finish(*f, code, message);
+  }
+
+ private:
+  /** An origin task waiting for its node's answer. */
+  struct InFlight {
+    chi::ipc::FullPtr<chi::Task> task;
+    chi::Container *container;  // the task's pool here (retired, never freed, if destroyed meanwhile)
+    chi::u32 node;
+  };
+  /** A task rebuilt from a peer's request, until it completes. */
+  struct Served {
+    net::RequestOrigin origin;
+    chi::Container *container = nullptr;
+  };
+
+  std::string NodeName(chi::u32 node) const {
+    return "node " + std::to_string(node) + " (" + cluster_.table.At(node).ToString() + ")";
+  }
+
+  /** Complete an origin task: with `code` / `message` unless kTaskOk (the
+   * outputs were applied). A fire-and-forget task is freed instead. */
+  void Finish(InFlight &f, chi::i32 code, const std::string &message) {
+    if (code != chi::kTaskOk) f.task->SetError(code, message);
+    if (f.task->task_flags_.Any(chi::TASK_FIRE_AND_FORGET)) {
+      f.container->Del(chi::ipc::MemContext(), f.task->method_, f.task);
+      return;
+    }
+    CHI_RUNTIME->CompleteTask(f.task);
+  }
+
+  static std::array<chi::u8, kRemoteHeaderBytes> RequestHeader(chi::PoolId pool, chi::u32 method) {
+    std::array<chi::u8, kRemoteHeaderBytes> h{};
+    net::PutU64(h.data(), pool.id_);
+    net::PutU32(h.data() + 8, method);
+    return h;
+  }
+  static std::array<chi::u8, kRemoteHeaderBytes> ReplyHeader(chi::u32 status, chi::i32 code) {
+    std::array<chi::u8, kRemoteHeaderBytes> h{};
+    net::PutU32(h.data(), status);
+    net::PutU32(h.data() + 4, static_cast<chi::u32>(code));
+    return h;
+  }
+  /** Frame 0 = header + stream bytes; one frame per bulk buffer. */
+  static net::Frames MakePayload(const std::array<chi::u8, kRemoteHeaderBytes> &header, const std::string &bytes,
+                                 const std::vector<chi::BulkSegment> &bulk) {
+    net::Frames frames;
+    frames.reserve(1 + bulk.size());
+    zmq::message_t first(header.size() + bytes.size());
+    std::memcpy(first.data(), header.data(), header.size());
+    std::memcpy(static_cast<char *>(first.data()) + header.size(), bytes.data(), bytes.size());
+    frames.push_back(std::move(first));
+    for (const chi::BulkSegment &b : bulk) frames.emplace_back(b.data, b.size);
+    return frames;
+  }
+  static net::Frames ErrorPayload(chi::i32 code, const std::string &message) {
+    return MakePayload(ReplyHeader(kRemoteError, code), message, {});
+  }
+  void ReplyError(const net::RequestOrigin &origin, chi::i32 code, const std::string &message) {
+    transport_->SendReply(origin, ErrorPayload(code, message));
+  }
+
+  chi::ClusterConfig cluster_;
+  std::unique_ptr<net::Transport> transport_;
+  chi::u64 max_expose_bytes_ = 0;
+  std::mutex served_mu_;
+  std::unordered_map<chi::u64, Served> served_;  // by the rebuilt task's segment offset
+};
+
+}  // namespace chimaera::remote_queue
+
+CHI_TASK_CC(chimaera::remote_queue::Runtime, "remote_queue");

@@ -1,0 +1,41 @@
+#pragma once
+/**
+ * @file remote_queue.h
+ * `chi::RemoteQueue`: all the runtime knows of the remote queue (seeds
+ * 000/001 "Worker": a task that does not resolve to this node is handed to
+ * the local remote queue container; DESIGN.md §7 "Life of a remote task").
+ * The `remote_queue` ChiMod (cpp/chimods/remote_queue) implements it over
+ * chimaera::net; the runtime creates its pool (kRemoteQueuePoolId) at start
+ * when the configuration has a node table, and has none otherwise.
+ *
+ * Thread-safety: Submit and Return are called by any worker, concurrently;
+ * Start and Shutdown by the runtime's main thread, once each.
+ */
+#include "chimaera/core/task.h"
+#include "chimaera/runtime/config.h"
+
+namespace chi {
+
+class Container;
+
+class RemoteQueue {
+ public:
+  virtual ~RemoteQueue();
+  /** Bind this node's address and start the transport. Throws
+   * std::runtime_error naming the address when it cannot. */
+  virtual void Start(const ServerConfig &config, const ClusterConfig &cluster) = 0;
+  /** Worker: `task`, a task of `container`'s pool, is addressed to another
+   * node. Serialize it (SaveIn), send it, and complete it when the peer's
+   * outputs (LoadOut) or a failure come back; the client's Wait cannot tell
+   * it from a local task. Never throws: a failure completes the task with an
+   * error (kTaskNodeUnreachable, kTaskTimedOut, kTaskBadArgument). */
+  virtual void Submit(ipc::FullPtr<Task> task, Container *container) noexcept = 0;
+  /** Runtime::CompleteTask: `task` was rebuilt from a peer's request
+   * (TASK_REMOTE) and is done: send its outputs to the peer and free it. */
+  virtual void Return(ipc::FullPtr<Task> task) noexcept = 0;
+  /** Runtime::Stop, after the workers stopped: send the replies queued,
+   * say goodbye, fail the tasks still waiting on peers (kTaskRuntimeStopping). */
+  virtual void Shutdown() noexcept = 0;
+};
+
+}  // namespace chi
