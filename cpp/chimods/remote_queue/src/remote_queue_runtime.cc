@@ -125,7 +125,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     } catch (const std::exception &e) {
       frames = ErrorPayload(chi::kTaskModuleException, std::string("serializing the outputs failed: ") + e.what());
     }
-    served.container->Del(chi::ipc::MemContext(), task->method_, task);
+    FreeRebuilt(served.container, task->method_, task, served.buffers);
     transport_->SendReply(served.origin, std::move(frames));
   }
 
@@ -149,6 +149,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     for (std::size_t i = 1; i < payload.size(); ++i)
       bulk.push_back({static_cast<const char *>(payload[i].data()), payload[i].size()});
     chi::ipc::FullPtr<chi::Task> task;
+    std::vector<chi::ipc::Pointer> buffers;
     try {
       const std::string_view bytes(static_cast<const char *>(payload[0].data()) + kRemoteHeaderBytes,
                                    payload[0].size() - kRemoteHeaderBytes);
@@ -156,8 +157,9 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
       ar.SetBulkIn(bulk);
       ar.SetMaxExposeBytes(max_expose_bytes_);
       task = c->LoadIn(method, ar);
+      buffers = ar.LoadedBulk();
       if (ar.BulkSegmentsUsed() != bulk.size() || task->pool_ != pool || task->method_ != method) {
-        c->Del(chi::ipc::MemContext(), method, task);
+        FreeRebuilt(c, method, task, buffers);
         return ReplyError(origin, chi::kTaskBadArgument, "malformed request (task bytes disagree with its header)");
       }
     } catch (const std::exception &e) {
@@ -168,7 +170,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     {
       // Before it can complete (Return looks it up).
       std::lock_guard<std::mutex> lock(served_mu_);
-      served_[task.shm_.offset_] = Served{origin, c};
+      served_[task.shm_.offset_] = Served{origin, c, buffers};
     }
     try {
       CHI_IPC_MANAGER->EnqueuePointer(task.shm_);
@@ -177,7 +179,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
         std::lock_guard<std::mutex> lock(served_mu_);
         served_.erase(task.shm_.offset_);
       }
-      c->Del(chi::ipc::MemContext(), method, task);
+      FreeRebuilt(c, method, task, buffers);
       ReplyError(origin, chi::kTaskRuntimeStopping, e.what());
     }
   }
@@ -235,7 +237,16 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
   struct Served {
     net::RequestOrigin origin;
     chi::Container *container = nullptr;
+    std::vector<chi::ipc::Pointer> buffers;  // its bulk buffers, allocated by LoadIn
   };
+
+  /** Free a rebuilt task and the bulk buffers LoadIn made for it (a task
+   * never frees its Pointer fields). */
+  static void FreeRebuilt(chi::Container *c, chi::u32 method, chi::ipc::FullPtr<chi::Task> task,
+                          const std::vector<chi::ipc::Pointer> &buffers) {
+    c->Del(chi::ipc::MemContext(), method, task);
+    for (const chi::ipc::Pointer &p : buffers) CHI_IPC_MANAGER->GetAllocator().Free(p);
+  }
 
   std::string NodeName(chi::u32 node) const {
     return "node " + std::to_string(node) + " (" + cluster_.table.At(node).ToString() + ")";

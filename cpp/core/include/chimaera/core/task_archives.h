@@ -308,10 +308,13 @@ class TaskInputArchiveIN : public detail::TaskInputArchiveBase {
   }
   /** Rebuild `task`. On error, the bulk buffers allocated so far are freed
    * (and their pointers in the task nulled) before the exception propagates;
-   * the task's strings and vectors are freed by its destructor. */
+   * the task's strings and vectors are freed by its destructor. On success
+   * the task does not own its bulk buffers (tasks never free their Pointer
+   * fields): LoadedBulk() lists them for whoever frees them after the task. */
   template <typename TaskT>
   void LoadTaskIn(TaskT &task) {
     allocated_.clear();
+    loaded_.clear();
     try {
       (*this)(task.pool_, task.method_, task.prio_, task.task_node_, task.dom_query_, task.task_flags_);
       task.SerializeIn(*this);
@@ -323,12 +326,17 @@ class TaskInputArchiveIN : public detail::TaskInputArchiveBase {
       allocated_.clear();
       throw;
     }
+    for (ipc::Pointer *p : allocated_) loaded_.push_back(*p);
     allocated_.clear();
   }
+  /** The bulk buffers the last successful LoadTaskIn allocated (in the
+   * archive's allocator); the caller frees them once the task is done. */
+  const std::vector<ipc::Pointer> &LoadedBulk() const noexcept { return loaded_; }
 
  private:
   u64 max_expose_bytes_ = u64{256} << 20;
   std::vector<ipc::Pointer *> allocated_;  // bulk buffers of the task being loaded
+  std::vector<ipc::Pointer> loaded_;       // ... and of the last task loaded
 };
 
 /** Serialize OUT params (remote side). */
