@@ -231,7 +231,7 @@ void BM_RemoteAsyncThroughput(benchmark::State &state) {
   state.counters["raw_zmq_msgs_per_s"] = b.median;
   state.counters["ratio_to_raw"] = s.median / b.median;
 }
-BENCHMARK(BM_RemoteAsyncThroughput)->Arg(256)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_RemoteAsyncThroughput)->Arg(256)->Arg(4096)->Arg(16)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_RemoteBulkWrite1MiB(benchmark::State &state) {
   Env &env = GetEnv();
