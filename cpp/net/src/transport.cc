@@ -1,9 +1,11 @@
 /**
  * @file transport.cc
- * The network thread of chi::net::Transport (transport.h): its sockets,
- * peers, pending requests and timers. Everything in Impl is touched by the
- * network thread only; other threads reach it through Post (inbox + eventfd)
- * and read the Peers() snapshot.
+ * chi::net::Transport (transport.h). Who touches what:
+ *  - Link (one per peer): its PUSH socket under Link::mu, by any thread;
+ *    `state` and `incarnation` written by the network thread (a live peer
+ *    leaves kAlive only under pending_mu_), read by every sender.
+ *  - pending_ / deadlines_: under pending_mu_, by senders and the network thread.
+ *  - Impl: the network thread only (the PULL socket, backlogs, timers).
  */
 #include "chimaera/net/transport.h"
 
@@ -13,9 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <random>
-#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -37,21 +37,37 @@ u64 RandomIncarnation() {
   return v == 0 ? 1 : v;
 }
 
-/** Coalescing bounds of one outgoing message. */
+/** Coalescing bounds of one message leaving a backlog. */
 constexpr std::size_t kMaxRecordsPerBatch = 1024;
 constexpr std::size_t kMaxBytesPerBatch = std::size_t{8} << 20;
 /** Frames one received message may have (more: drained and dropped). */
 constexpr std::size_t kMaxFramesPerMessage = 65536;
-/** Messages received per socket per loop turn (fairness between sockets). */
-constexpr int kMaxReceivesPerTurn = 256;
-/** A reply ZeroMQ did not take (the peer's pipe is full) is retried after this. */
-constexpr int kReplyRetryMs = 1;
+/** Messages received per loop turn before the timers and backlogs get a turn. */
+constexpr int kMaxReceivesPerTurn = 1024;
+/** A backlog ZeroMQ did not take (no room, no connection) is retried after this. */
+constexpr int kBacklogRetryMs = 1;
 constexpr int kGoodbyeLingerMs = 200;
 
 zmq::message_t Msg(const void *p, std::size_t n) { return zmq::message_t(p, n); }
 template <std::size_t N>
 zmq::message_t Msg(const std::array<u8, N> &a) {
   return zmq::message_t(a.data(), a.size());
+}
+
+/** Send a whole message without blocking; false (nothing sent, frames
+ * intact) when ZeroMQ has no room or no connection. The caller holds the
+ * socket's mutex. */
+bool TrySend(zmq::socket_t &s, std::vector<zmq::message_t> &frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const bool more = i + 1 < frames.size();
+    // ZeroMQ checks the high-water mark on the first frame only: once it
+    // took the first, it takes the rest of the message.
+    if (!s.send(frames[i], more ? zmq::send_flags::sndmore | zmq::send_flags::dontwait : zmq::send_flags::dontwait)) {
+      if (i == 0) return false;
+      (void)s.send(frames[i], more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -67,48 +83,48 @@ const char *PeerStateName(PeerState s) noexcept {
   return "unknown";
 }
 
+struct Transport::Link {
+  u32 id = 0;
+  NodeAddress address;
+  std::mutex mu;                         // guards push
+  std::unique_ptr<zmq::socket_t> push;   // null for this node
+  std::atomic<PeerState> state{PeerState::kConnecting};
+  std::atomic<u64> incarnation{0};       // theirs (0: never heard)
+  /** Messages for this peer in the network thread's backlogs: while > 0,
+   * senders queue behind them instead of overtaking them. */
+  std::atomic<u32> backlogged{0};
+  std::string Name() const { return "node " + std::to_string(id) + " (" + address.ToString() + ")"; }
+};
+
 struct Transport::Impl {
+  /** What only the network thread knows of a peer. */
   struct Peer {
-    u32 id = 0;
-    NodeAddress address;
-    std::unique_ptr<zmq::socket_t> dealer;  // null for this node
-    PeerState state = PeerState::kConnecting;
-    u64 incarnation = 0;  // theirs, from their hello / hello-ack (0: never heard)
     u64 last_heard_ns = 0;
     u64 load = 0;
-    std::string reason;
-    std::deque<Outgoing> backlog;  // requests not yet taken by ZeroMQ (oldest first)
-    std::string Name() const { return "node " + std::to_string(id) + " (" + address.ToString() + ")"; }
-  };
-  struct Pending {
-    u32 node;
-    u64 incarnation;  // the peer's, when sent
-    u64 deadline_ns;
-    void *cookie;
+    std::string reason;              // why dead or refused
+    std::deque<Outgoing> requests;   // not yet taken by ZeroMQ (oldest first)
+    std::deque<Outgoing> replies;
   };
 
-  Impl(Transport &t) : owner(t), ctx(1), router(ctx, zmq::socket_type::router) {}
+  Impl(Transport &t) : owner(t), ctx(1), pull(ctx, zmq::socket_type::pull) {}
 
   Transport &owner;
   zmq::context_t ctx;
-  zmq::socket_t router;
+  zmq::socket_t pull;
   std::vector<Peer> peers;  // index = node id
-  std::unordered_map<u64, Pending> pending;
-  std::deque<std::pair<u64, u64>> deadlines;  // (deadline_ns, request id), in send order
-  std::deque<Outgoing> reply_backlog;
   u64 next_round_ns = 0;
   bool status_dirty = true;
-  // Rate-limited "dropped" log: at most one line per second.
-  u64 last_drop_log_ns = 0;
+  u64 last_drop_log_ns = 0;  // rate-limited "dropped" log: at most one line per second
   u64 drops_suppressed = 0;
 
   const TransportOptions &opt() const { return owner.options_; }
   spdlog::logger &log() const { return *owner.options_.log; }
   TransportHandler &handler() const { return *owner.handler_; }
+  Link &link(u32 node) const { return *owner.links_[node]; }
 
   void Drop(const std::string &what) {
     const u64 now = NowNs();
-    if (now - last_drop_log_ns < 1000000000ull && last_drop_log_ns != 0) {
+    if (last_drop_log_ns != 0 && now - last_drop_log_ns < 1000000000ull) {
       ++drops_suppressed;
       return;
     }
@@ -135,43 +151,27 @@ struct Transport::Impl {
                      opt().table.Describe()};
   }
 
-  // ---- sending --------------------------------------------------------------
-  /** Send a whole message without blocking; false (nothing sent) when ZeroMQ
-   * has no room or no connection. Frames are consumed only on success. */
-  static bool TrySend(zmq::socket_t &s, std::vector<zmq::message_t> &frames) {
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      zmq::send_flags f = zmq::send_flags::dontwait;
-      if (i + 1 < frames.size()) f = f | zmq::send_flags::sndmore;
-      // ZeroMQ checks the high-water mark on the first frame only: once it
-      // took the first, it takes the rest of the message.
-      if (!s.send(frames[i], f)) {
-        if (i == 0) return false;
-        (void)s.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      }
-    }
-    return true;
-  }
-
-  void SendControl(Peer &p, MessageType type, std::vector<zmq::message_t> body) {
+  /** A one-frame-body control message to `node`'s incarnation `target`
+   * (default: the one we know). */
+  void SendControl(u32 node, MessageType type, std::vector<zmq::message_t> body, u64 target = 0) {
     std::vector<zmq::message_t> frames;
-    frames.push_back(Msg(EncodeHeader(Header(type, 0, p.incarnation))));
+    frames.push_back(Msg(EncodeHeader(Header(type, 0, target ? target : link(node).incarnation.load()))));
     for (auto &b : body) frames.push_back(std::move(b));
     try {
-      (void)TrySend(*p.dealer, frames);  // no room / no connection: the next round retries
+      (void)owner.TrySendTo(node, frames);  // no room / no connection: the next round retries
     } catch (const zmq::error_t &e) {
-      log().warn("network: cannot send {} to {}: {}", MessageTypeName(type), p.Name(), e.what());
+      log().warn("network: cannot send {} to {}: {}", MessageTypeName(type), link(node).Name(), e.what());
     }
   }
-  void SendHello(Peer &p) {
+  void SendHello(u32 node, MessageType type = MessageType::kHello) {
     std::vector<zmq::message_t> body;
     const std::string hello = EncodeHello(Hello());
     body.push_back(Msg(hello.data(), hello.size()));
-    SendControl(p, MessageType::kHello, std::move(body));
+    SendControl(node, type, std::move(body));
   }
 
   /** Give the payload frames of the first `n` entries of `queue` back after
-   * ZeroMQ refused the message `frames` built from them (it consumed none):
-   * header frames are skipped by counting each entry's payload. */
+   * ZeroMQ refused the message `frames` built from them (it consumed none). */
   static void Restore(std::vector<zmq::message_t> &frames, std::deque<Outgoing> &queue, std::size_t n) {
     std::size_t f = frames.size();
     for (std::size_t i = n; i-- > 0;) {
@@ -182,120 +182,115 @@ struct Transport::Impl {
     }
   }
 
-  /** Hand the peer's backlog to ZeroMQ, coalesced, while it takes it. */
-  void FlushPeer(Peer &p) {
-    while (p.state == PeerState::kAlive && !p.backlog.empty()) {
+  /** Send the front of `queue` (requests or replies to `node`) as one
+   * message while ZeroMQ takes it. Returns how many left. */
+  std::size_t FlushQueue(u32 node, std::deque<Outgoing> &queue, bool replies) {
+    std::size_t sent_total = 0;
+    while (!queue.empty()) {
+      // Coalesce: replies only with replies to the same incarnation.
+      const u64 target = replies ? queue.front().origin.incarnation : link(node).incarnation.load();
       std::size_t n = 0, bytes = 0, nframes = 1;
-      while (n < p.backlog.size() && n < kMaxRecordsPerBatch && (n == 0 || bytes < kMaxBytesPerBatch)) {
-        for (const auto &f : p.backlog[n].payload) bytes += f.size();
-        nframes += 1 + p.backlog[n].payload.size();
+      while (n < queue.size() && n < kMaxRecordsPerBatch && (n == 0 || bytes < kMaxBytesPerBatch) &&
+             (!replies || queue[n].origin.incarnation == target)) {
+        for (const auto &f : queue[n].payload) bytes += f.size();
+        nframes += 1 + queue[n].payload.size();
         ++n;
       }
       std::vector<zmq::message_t> frames;
       frames.reserve(nframes);
-      frames.push_back(Msg(EncodeHeader(Header(MessageType::kRequests, static_cast<u32>(n), p.incarnation))));
+      frames.push_back(Msg(EncodeHeader(
+          Header(replies ? MessageType::kReplies : MessageType::kRequests, static_cast<u32>(n), target))));
       for (std::size_t i = 0; i < n; ++i) {
-        Outgoing &o = p.backlog[i];
-        frames.push_back(Msg(EncodeRecordHeader(o.id, static_cast<u32>(o.payload.size()))));
+        Outgoing &o = queue[i];
+        frames.push_back(Msg(EncodeRecordHeader(replies ? o.origin.request_id : o.id, static_cast<u32>(o.payload.size()))));
         for (auto &f : o.payload) frames.push_back(std::move(f));  // bulk frames are not copied
       }
       bool sent = false;
       try {
-        sent = TrySend(*p.dealer, frames);
+        sent = owner.TrySendTo(node, frames);
       } catch (const zmq::error_t &e) {
-        log().warn("network: cannot send requests to {}: {}", p.Name(), e.what());
+        log().warn("network: cannot send to {}: {}", link(node).Name(), e.what());
       }
-      if (!sent) {  // back-pressure: kept, retried when the socket is writable
-        Restore(frames, p.backlog, n);
-        return;
+      if (!sent) {  // back-pressure or no connection: kept, retried shortly
+        Restore(frames, queue, n);
+        break;
       }
-      for (std::size_t i = 0; i < n; ++i) {
-        Outgoing &o = p.backlog.front();
-        pending.emplace(o.id, Pending{p.id, p.incarnation, o.deadline_ns, o.cookie});
-        deadlines.emplace_back(o.deadline_ns, o.id);
-        p.backlog.pop_front();
+      if (!replies) {
+        // Only the network thread answers replies, so registering after the
+        // send cannot miss one.
+        std::lock_guard<std::mutex> lock(owner.pending_mu_);
+        for (std::size_t i = 0; i < n; ++i) {
+          owner.pending_.emplace(queue[i].id, Pending{node, queue[i].deadline_ns, queue[i].cookie});
+          owner.deadlines_.emplace_back(queue[i].deadline_ns, queue[i].id);
+        }
       }
-      status_dirty = true;
+      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+      sent_total += n;
     }
+    if (sent_total) status_dirty = true;
+    return queue.size();
   }
 
-  void FlushReplies() {
-    while (!reply_backlog.empty()) {
-      // Coalesce consecutive replies to the same requester.
-      const RequestOrigin &to = reply_backlog.front().origin;
-      std::size_t n = 0, bytes = 0;
-      while (n < reply_backlog.size() && n < kMaxRecordsPerBatch && (n == 0 || bytes < kMaxBytesPerBatch) &&
-             reply_backlog[n].origin.routing_id == to.routing_id &&
-             reply_backlog[n].origin.incarnation == to.incarnation) {
-        for (const auto &f : reply_backlog[n].payload) bytes += f.size();
-        ++n;
-      }
-      std::vector<zmq::message_t> frames;
-      frames.push_back(Msg(to.routing_id.data(), to.routing_id.size()));
-      frames.push_back(Msg(EncodeHeader(Header(MessageType::kReplies, static_cast<u32>(n), to.incarnation))));
-      for (std::size_t i = 0; i < n; ++i) {
-        Outgoing &o = reply_backlog[i];
-        frames.push_back(Msg(EncodeRecordHeader(o.origin.request_id, static_cast<u32>(o.payload.size()))));
-        for (auto &f : o.payload) frames.push_back(std::move(f));
-      }
-      bool sent = false;
-      try {
-        sent = TrySend(router, frames);
-      } catch (const zmq::error_t &e) {
-        // EHOSTUNREACH (ROUTER_MANDATORY): the requester disconnected.
-        Drop(std::to_string(n) + " replies to node " + std::to_string(to.node) + ": " + e.what());
-        sent = true;
-      }
-      if (!sent) {  // its pipe is full: kept, retried shortly
-        Restore(frames, reply_backlog, n);
-        return;
-      }
-      reply_backlog.erase(reply_backlog.begin(), reply_backlog.begin() + static_cast<std::ptrdiff_t>(n));
+  void FlushBacklogs() {
+    for (u32 node = 0; node < peers.size(); ++node) {
+      Link &l = link(node);
+      if (!l.push) continue;
+      Peer &p = peers[node];
+      if (l.state.load() == PeerState::kAlive) FlushQueue(node, p.requests, false);
+      FlushQueue(node, p.replies, true);
+      l.backlogged.store(static_cast<u32>(p.requests.size() + p.replies.size()), std::memory_order_release);
     }
   }
 
   // ---- failing requests ---------------------------------------------------
   void Fail(void *cookie, RequestFailure why, const std::string &msg) { handler().OnRequestFailed(cookie, why, msg); }
 
-  void FailBacklog(Peer &p, RequestFailure why, const std::string &msg) {
-    while (!p.backlog.empty()) {
-      void *cookie = p.backlog.front().cookie;
-      p.backlog.pop_front();
-      Fail(cookie, why, msg);
-    }
-  }
-  void FailPendingOf(u32 node, RequestFailure why, const std::string &msg) {
+  /** Move `node` to `state` (leaving kAlive) and fail its requests: in
+   * flight, and waiting in its backlog. */
+  void Leave(u32 node, PeerState state, RequestFailure why, const std::string &msg) {
     std::vector<void *> cookies;
-    for (auto it = pending.begin(); it != pending.end();) {
-      if (it->second.node == node) {
-        cookies.push_back(it->second.cookie);
-        it = pending.erase(it);
-      } else {
-        ++it;
+    {
+      std::lock_guard<std::mutex> lock(owner.pending_mu_);
+      link(node).state.store(state);
+      for (auto it = owner.pending_.begin(); it != owner.pending_.end();) {
+        if (it->second.node == node) {
+          cookies.push_back(it->second.cookie);
+          it = owner.pending_.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
+    Peer &p = peers[node];
+    if (state != PeerState::kConnecting) {
+      for (auto &o : p.requests) cookies.push_back(o.cookie);
+      p.requests.clear();
+      p.replies.clear();  // its requester is gone
+    }
+    link(node).backlogged.store(static_cast<u32>(p.requests.size() + p.replies.size()));
+    status_dirty = true;
     for (void *c : cookies) Fail(c, why, msg);
   }
 
-  void MarkDead(Peer &p, const std::string &why) {
-    p.state = PeerState::kDead;
-    p.reason = why;
-    status_dirty = true;
-    const std::string msg = p.Name() + " is unreachable: " + why;
+  void MarkDead(u32 node, const std::string &why) {
+    peers[node].reason = why;
+    const std::string msg = link(node).Name() + " is unreachable: " + why;
     log().warn("network: {}", msg);
-    FailBacklog(p, RequestFailure::kUnreachable, msg);
-    FailPendingOf(p.id, RequestFailure::kUnreachable, msg);
+    Leave(node, PeerState::kDead, RequestFailure::kUnreachable, msg);
   }
 
-  /** A hello or hello-ack of a new incarnation of a known peer. */
-  void NoteIncarnation(Peer &p, u64 incarnation) {
-    if (p.incarnation != 0 && p.incarnation != incarnation) {
-      log().warn("network: {} restarted (incarnation {:x} -> {:x})", p.Name(), p.incarnation, incarnation);
-      FailPendingOf(p.id, RequestFailure::kUnreachable,
-                    p.Name() + " restarted (new incarnation) before it answered; the request was lost");
-      if (p.state == PeerState::kAlive) p.state = PeerState::kConnecting;  // until our hello is answered
+  /** A hello or hello-ack from `node`, of incarnation `incarnation`. */
+  void NoteIncarnation(u32 node, u64 incarnation) {
+    Link &l = link(node);
+    const u64 old = l.incarnation.load();
+    if (old != 0 && old != incarnation) {
+      log().warn("network: {} restarted (incarnation {:x} -> {:x})", l.Name(), old, incarnation);
+      // Requests sent to the old run are lost; the backlog waits for the new one.
+      Leave(node, l.state.load() == PeerState::kAlive ? PeerState::kConnecting : l.state.load(),
+            RequestFailure::kUnreachable, l.Name() + " restarted (new incarnation) before it answered; the request was lost");
+      peers[node].replies.clear();
     }
-    p.incarnation = incarnation;
+    l.incarnation.store(incarnation);
     status_dirty = true;
   }
 
@@ -319,170 +314,131 @@ struct Transport::Impl {
     return true;
   }
 
-  std::optional<DecodedMessage> Decode(const std::vector<zmq::message_t> &frames, std::size_t first,
-                                       const std::string &from) {
-    std::vector<FrameView> views;
-    views.reserve(frames.size() - first);
-    for (std::size_t i = first; i < frames.size(); ++i)
-      views.emplace_back(static_cast<const u8 *>(frames[i].data()), frames[i].size());
-    std::string error;
-    auto m = DecodeMessage(views, &error);
-    if (!m) Drop("a malformed message from " + from + ": " + error);
-    return m;
-  }
-
-  Peer *KnownSender(const DecodedMessage &m, const std::string &from) {
-    const u32 n = m.header.sender_node;
-    if (n >= peers.size() || n == opt().self) {
-      Drop(std::string("a ") + MessageTypeName(m.header.type) + " message from " + from + " claiming to be node " +
-           std::to_string(n) + " (this node is " + std::to_string(opt().self) + " of " + std::to_string(peers.size()) +
-           ")");
-      return nullptr;
-    }
-    return &peers[n];
-  }
-
   /** Empty when `hello` may join this cluster, else why not (both sides named). */
-  std::string CheckHello(const Peer &p, const HelloBody &hello) const {
+  std::string CheckHello(u32 node, const HelloBody &hello) const {
     const std::string me = "node " + std::to_string(opt().self) + " (" + opt().table.At(opt().self).ToString() + ")";
     if (hello.abi_version != opt().abi_version)
-      return p.Name() + " has ABI version " + std::to_string(hello.abi_version) + ", " + me + " has " +
+      return link(node).Name() + " has ABI version " + std::to_string(hello.abi_version) + ", " + me + " has " +
              std::to_string(opt().abi_version) + ": run one Chimaera build on every node";
     if (hello.cluster_identity != opt().table.Identity() || hello.num_nodes != opt().table.Size())
-      return "node tables differ: " + p.Name() + " has " + hello.table_text + " (identity " +
+      return "node tables differ: " + link(node).Name() + " has " + hello.table_text + " (identity " +
              fmt::format("{:x}", hello.cluster_identity) + "), " + me + " has " + opt().table.Describe() +
              " (identity " + fmt::format("{:x}", opt().table.Identity()) + ")";
     return {};
   }
 
-  void OnRouterMessage(std::vector<zmq::message_t> &frames) {
-    if (frames.size() < 2) return Drop("a message without frames on the listening socket");
-    auto m = Decode(frames, 1, "a peer");
-    if (!m) return;
-    Peer *pp = KnownSender(*m, "a peer");
-    if (pp == nullptr) return;
-    Peer &p = *pp;
-    const std::string routing_id(static_cast<const char *>(frames[0].data()), frames[0].size());
+  /** Refuse the hello of `node`'s incarnation `their` (we do not adopt it). */
+  void Refuse(u32 node, u64 their, const std::string &why) {
+    std::vector<zmq::message_t> body;
+    const std::string text = why.substr(0, kMaxTextBytes);
+    body.push_back(Msg(text.data(), text.size()));
+    SendControl(node, MessageType::kRefuse, std::move(body), their);
+  }
+
+  void OnMessage(std::vector<zmq::message_t> &frames) {
+    std::vector<FrameView> views;
+    views.reserve(frames.size());
+    for (auto &f : frames) views.emplace_back(static_cast<const u8 *>(f.data()), f.size());
+    std::string error;
+    auto m = DecodeMessage(views, &error);
+    if (!m) return Drop("a malformed message: " + error);
+    const u32 node = m->header.sender_node;
+    const std::string type = MessageTypeName(m->header.type);
+    if (node >= peers.size() || node == opt().self)
+      return Drop("a " + type + " message claiming to be from node " + std::to_string(node) + " (this node is " +
+                  std::to_string(opt().self) + " of " + std::to_string(peers.size()) + ")");
+    Link &l = link(node);
+    Peer &p = peers[node];
     const u64 now = NowNs();
+    const u64 their = m->header.sender_incarnation;
+    const bool for_us = m->header.target_incarnation == opt().incarnation;
     switch (m->header.type) {
-      case MessageType::kHello: {
-        std::vector<zmq::message_t> reply;
-        reply.push_back(Msg(routing_id.data(), routing_id.size()));
-        std::string why = CheckHello(p, m->hello);
-        if (!why.empty()) {
-          log().error("network: refused a hello: {}", why);
-          reply.push_back(Msg(EncodeHeader(Header(MessageType::kRefuse, 0, m->header.sender_incarnation))));
-          why.resize(std::min(why.size(), kMaxTextBytes));
-          reply.push_back(Msg(why.data(), why.size()));
-        } else {
-          NoteIncarnation(p, m->header.sender_incarnation);
-          p.last_heard_ns = now;
-          reply.push_back(Msg(EncodeHeader(Header(MessageType::kHelloAck, 0, m->header.sender_incarnation))));
-          const std::string hello = EncodeHello(Hello());
-          reply.push_back(Msg(hello.data(), hello.size()));
-          // A peer we gave up on (or never reached) is up: ask it ourselves.
-          if (p.state != PeerState::kAlive) {
-            if (p.state == PeerState::kRefused) p.state = PeerState::kConnecting;
-            SendHello(p);
+      case MessageType::kHello:
+      case MessageType::kHelloAck: {
+        if (m->header.type == MessageType::kHelloAck && !for_us)
+          return Drop("a hello-ack from " + l.Name() + " meant for an earlier run of this node");
+        if (std::string why = CheckHello(node, m->hello); !why.empty()) {
+          log().error("network: refused {}: {}", l.Name(), why);
+          Refuse(node, their, why);
+          return;
+        }
+        NoteIncarnation(node, their);
+        p.last_heard_ns = now;
+        if (m->header.type == MessageType::kHello) {
+          SendHello(node, MessageType::kHelloAck);  // its acks arrive on our PULL like everything else
+          if (l.state.load() != PeerState::kAlive) {
+            if (l.state.load() == PeerState::kRefused) l.state.store(PeerState::kConnecting);
+            SendHello(node);  // a peer we gave up on (or never reached) is up: ask it ourselves
           }
+          return;
         }
-        try {
-          (void)TrySend(router, reply);
-        } catch (const zmq::error_t &e) {
-          Drop("the answer to a hello from " + p.Name() + ": " + e.what());
-        }
+        if (l.state.load() != PeerState::kAlive)
+          log().info("network: {} is {} (incarnation {:x})", l.Name(),
+                     l.state.load() == PeerState::kDead ? "back" : "up", their);
+        l.state.store(PeerState::kAlive);
+        p.reason.clear();
+        status_dirty = true;
+        FlushBacklogs();
+        return;
+      }
+      case MessageType::kRefuse: {
+        if (!for_us) return Drop("a refusal from " + l.Name() + " meant for an earlier run of this node");
+        p.reason = m->text;
+        log().error("network: {} refused this node: {}", l.Name(), m->text);
+        Leave(node, PeerState::kRefused, RequestFailure::kUnreachable, l.Name() + " refused this node: " + m->text);
         return;
       }
       case MessageType::kHeartbeat:
-        if (m->header.sender_incarnation != p.incarnation) return;  // a run we have not said hello to yet
+        if (their != l.incarnation.load()) return;  // a run we have not exchanged hellos with yet
         p.last_heard_ns = now;
         p.load = m->load;
         return;
       case MessageType::kGoodbye:
-        if (m->header.sender_incarnation != p.incarnation || p.state == PeerState::kDead) return;
+        if (their != l.incarnation.load() || l.state.load() == PeerState::kDead) return;
         p.last_heard_ns = now;
-        MarkDead(p, "it stopped (goodbye)");
+        MarkDead(node, "it stopped (goodbye)");
         return;
       case MessageType::kRequests: {
-        if (m->header.target_incarnation != opt().incarnation || m->header.sender_incarnation != p.incarnation)
-          return Drop(std::to_string(m->records.size()) + " requests from " + p.Name() +
+        if (!for_us || their != l.incarnation.load())
+          return Drop(std::to_string(m->records.size()) + " requests from " + l.Name() +
                       " for another incarnation (a restart in between)");
         p.last_heard_ns = now;
         for (const Record &r : m->records) {
-          RequestOrigin origin{p.id, p.incarnation, r.id, routing_id};
           Frames payload;
           payload.reserve(r.frame_count);
-          for (u32 i = 0; i < r.frame_count; ++i) payload.push_back(std::move(frames[1 + r.first_frame + i]));
-          handler().OnRequest(origin, std::move(payload));
+          for (u32 i = 0; i < r.frame_count; ++i) payload.push_back(std::move(frames[r.first_frame + i]));
+          handler().OnRequest(RequestOrigin{node, their, r.id}, std::move(payload));
         }
-        return;
-      }
-      default:
-        return Drop(std::string("an unexpected ") + MessageTypeName(m->header.type) + " message from " + p.Name());
-    }
-  }
-
-  void OnDealerMessage(Peer &p, std::vector<zmq::message_t> &frames) {
-    auto m = Decode(frames, 0, p.Name());
-    if (!m) return;
-    if (m->header.sender_node != p.id)
-      return Drop("a message from node " + std::to_string(m->header.sender_node) + " on the connection to " + p.Name());
-    if (m->header.target_incarnation != opt().incarnation)
-      return Drop(std::string("a ") + MessageTypeName(m->header.type) + " from " + p.Name() +
-                  " meant for an earlier run of this node");
-    const u64 now = NowNs();
-    switch (m->header.type) {
-      case MessageType::kHelloAck: {
-        if (std::string why = CheckHello(p, m->hello); !why.empty()) {
-          p.state = PeerState::kRefused;
-          p.reason = why;
-          log().error("network: {}", why);
-          return;
-        }
-        NoteIncarnation(p, m->header.sender_incarnation);
-        const bool was_dead = p.state == PeerState::kDead;
-        if (p.state != PeerState::kAlive)
-          log().info("network: {} is {} (incarnation {:x})", p.Name(), was_dead ? "back" : "up", p.incarnation);
-        p.state = PeerState::kAlive;
-        p.reason.clear();
-        p.last_heard_ns = now;
-        status_dirty = true;
-        FlushPeer(p);
-        return;
-      }
-      case MessageType::kRefuse: {
-        p.state = PeerState::kRefused;
-        p.reason = m->text;
-        status_dirty = true;
-        log().error("network: {} refused this node: {}", p.Name(), m->text);
-        const std::string msg = p.Name() + " refused this node: " + m->text;
-        FailBacklog(p, RequestFailure::kUnreachable, msg);
-        FailPendingOf(p.id, RequestFailure::kUnreachable, msg);
         return;
       }
       case MessageType::kReplies: {
-        if (m->header.sender_incarnation != p.incarnation)
-          return Drop(std::to_string(m->records.size()) + " replies from an earlier run of " + p.Name());
+        if (!for_us) return Drop(std::to_string(m->records.size()) + " replies from " + l.Name() +
+                                 " meant for an earlier run of this node");
+        if (their != l.incarnation.load())
+          return Drop(std::to_string(m->records.size()) + " replies from an earlier run of " + l.Name());
         p.last_heard_ns = now;
         for (const Record &r : m->records) {
-          auto it = pending.find(r.id);
-          if (it == pending.end() || it->second.node != p.id) {
-            Drop("a reply from " + p.Name() + " for request " + std::to_string(r.id) +
+          void *cookie = nullptr;
+          {
+            std::lock_guard<std::mutex> lock(owner.pending_mu_);
+            auto it = owner.pending_.find(r.id);
+            if (it != owner.pending_.end() && it->second.node == node) {
+              cookie = it->second.cookie;
+              owner.pending_.erase(it);
+            }
+          }
+          if (cookie == nullptr) {
+            Drop("a reply from " + l.Name() + " for request " + std::to_string(r.id) +
                  ", which is not pending (answered, failed or timed out already)");
             continue;
           }
-          void *cookie = it->second.cookie;
-          pending.erase(it);
           Frames payload;
           payload.reserve(r.frame_count);
           for (u32 i = 0; i < r.frame_count; ++i) payload.push_back(std::move(frames[r.first_frame + i]));
           handler().OnReply(cookie, std::move(payload));
         }
-        status_dirty = true;
         return;
       }
-      default:
-        return Drop(std::string("an unexpected ") + MessageTypeName(m->header.type) + " message from " + p.Name());
     }
   }
 
@@ -490,89 +446,113 @@ struct Transport::Impl {
   void Round(u64 now) {
     const u64 dead_after = ToNs(opt().peer_dead_after);
     const std::array<u8, 8> load = EncodeLoad(owner.local_load_.load(std::memory_order_relaxed));
-    for (Peer &p : peers) {
-      if (p.state == PeerState::kSelf || p.state == PeerState::kRefused) continue;
-      if (p.state == PeerState::kAlive && now - p.last_heard_ns > dead_after)
-        MarkDead(p, "nothing heard for " + std::to_string((now - p.last_heard_ns) / 1000000) +
-                        " ms (peer_dead_after " + std::to_string(opt().peer_dead_after.count()) + " ms)");
-      if (p.state != PeerState::kAlive) SendHello(p);
-      if (p.state != PeerState::kDead) {
+    for (u32 node = 0; node < peers.size(); ++node) {
+      Link &l = link(node);
+      const PeerState st = l.state.load();
+      if (st == PeerState::kSelf || st == PeerState::kRefused) continue;
+      if (st == PeerState::kAlive && now - peers[node].last_heard_ns > dead_after)
+        MarkDead(node, "nothing heard for " + std::to_string((now - peers[node].last_heard_ns) / 1000000) +
+                           " ms (peer_dead_after " + std::to_string(opt().peer_dead_after.count()) + " ms)");
+      if (l.state.load() != PeerState::kAlive) SendHello(node);
+      if (l.state.load() != PeerState::kDead) {
         std::vector<zmq::message_t> body;
         body.push_back(Msg(load));
-        SendControl(p, MessageType::kHeartbeat, std::move(body));
+        SendControl(node, MessageType::kHeartbeat, std::move(body));
       }
     }
+    status_dirty = true;
   }
 
   void ExpireDeadlines(u64 now) {
-    while (!deadlines.empty() && deadlines.front().first <= now) {
-      const u64 id = deadlines.front().second;
-      deadlines.pop_front();
-      auto it = pending.find(id);
-      if (it == pending.end()) continue;  // answered or failed already
-      const Pending p = it->second;
-      pending.erase(it);
-      Fail(p.cookie, RequestFailure::kTimedOut,
-           peers[p.node].Name() + " did not answer within rpc_timeout (" + std::to_string(opt().rpc_timeout.count()) +
-               " ms)");
-      status_dirty = true;
+    std::vector<std::pair<Pending, u64>> expired;
+    {
+      std::lock_guard<std::mutex> lock(owner.pending_mu_);
+      while (!owner.deadlines_.empty() && owner.deadlines_.front().first <= now) {
+        const u64 id = owner.deadlines_.front().second;
+        owner.deadlines_.pop_front();
+        auto it = owner.pending_.find(id);
+        if (it == owner.pending_.end()) continue;  // answered or failed already
+        expired.emplace_back(it->second, id);
+        owner.pending_.erase(it);
+      }
     }
-    for (Peer &p : peers) {
-      while (!p.backlog.empty() && p.backlog.front().deadline_ns <= now) {
-        void *cookie = p.backlog.front().cookie;
-        p.backlog.pop_front();
-        if (p.state == PeerState::kAlive)
+    for (auto &[p, id] : expired)
+      Fail(p.cookie, RequestFailure::kTimedOut,
+           link(p.node).Name() + " did not answer within rpc_timeout (" + std::to_string(opt().rpc_timeout.count()) +
+               " ms)");
+    for (u32 node = 0; node < peers.size(); ++node) {
+      auto &q = peers[node].requests;
+      while (!q.empty() && q.front().deadline_ns <= now) {
+        void *cookie = q.front().cookie;
+        q.pop_front();
+        if (link(node).state.load() == PeerState::kAlive)
           Fail(cookie, RequestFailure::kTimedOut,
-               p.Name() + " did not take the request within rpc_timeout (" +
+               link(node).Name() + " did not take the request within rpc_timeout (" +
                    std::to_string(opt().rpc_timeout.count()) + " ms): it is overloaded");
         else
           Fail(cookie, RequestFailure::kUnreachable,
-               p.Name() + " is unreachable: it did not answer a hello within rpc_timeout (" +
+               link(node).Name() + " is unreachable: it did not answer a hello within rpc_timeout (" +
                    std::to_string(opt().rpc_timeout.count()) + " ms); is it running?");
       }
+      link(node).backlogged.store(static_cast<u32>(q.size() + peers[node].replies.size()));
     }
+    if (!expired.empty()) status_dirty = true;
   }
 
   u64 NextWakeNs(u64 now) const {
     u64 next = next_round_ns;
-    if (!deadlines.empty()) next = std::min(next, deadlines.front().first);
-    for (const Peer &p : peers)
-      if (!p.backlog.empty()) next = std::min(next, p.backlog.front().deadline_ns);
-    if (!reply_backlog.empty()) next = std::min<u64>(next, now + kReplyRetryMs * 1000000ull);
+    {
+      std::lock_guard<std::mutex> lock(owner.pending_mu_);
+      if (!owner.deadlines_.empty()) next = std::min(next, owner.deadlines_.front().first);
+    }
+    for (u32 node = 0; node < peers.size(); ++node) {
+      const Peer &p = peers[node];
+      if (!p.requests.empty()) next = std::min(next, p.requests.front().deadline_ns);
+      // A backlog ZeroMQ could not take: retry shortly (it may have room now).
+      if ((!p.requests.empty() && link(node).state.load() == PeerState::kAlive) || !p.replies.empty())
+        next = std::min<u64>(next, now + kBacklogRetryMs * 1000000ull);
+    }
     return next;
   }
 
   void Accept(Outgoing &&o) {
-    if (o.is_reply) {
-      reply_backlog.push_back(std::move(o));
-      return;
-    }
     if (o.node >= peers.size() || o.node == opt().self) {
-      Fail(o.cookie, RequestFailure::kBadRequest,
-           "no peer node " + std::to_string(o.node) + " (this is node " + std::to_string(opt().self) + " of " +
-               std::to_string(peers.size()) + ")");
+      if (!o.is_reply)
+        Fail(o.cookie, RequestFailure::kBadRequest,
+             "no peer node " + std::to_string(o.node) + " (this is node " + std::to_string(opt().self) + " of " +
+                 std::to_string(peers.size()) + ")");
       return;
     }
+    Link &l = link(o.node);
     Peer &p = peers[o.node];
-    if (p.state == PeerState::kDead || p.state == PeerState::kRefused) {
-      Fail(o.cookie, RequestFailure::kUnreachable, p.Name() + " is unreachable: " + p.reason);
-      return;
+    if (o.is_reply) {
+      if (o.origin.incarnation != l.incarnation.load() || l.state.load() == PeerState::kDead)
+        return Drop("a reply to " + l.Name() + ", whose requesting run is gone");
+      p.replies.push_back(std::move(o));
+    } else {
+      const PeerState st = l.state.load();
+      if (st == PeerState::kDead || st == PeerState::kRefused)
+        return Fail(o.cookie, RequestFailure::kUnreachable, l.Name() + " is unreachable: " + p.reason);
+      p.requests.push_back(std::move(o));
     }
-    p.backlog.push_back(std::move(o));
+    l.backlogged.store(static_cast<u32>(p.requests.size() + p.replies.size()), std::memory_order_release);
   }
 
   void PublishStatus() {
     if (!status_dirty) return;
     status_dirty = false;
     std::vector<u64> in_flight(peers.size(), 0);
-    for (const auto &[id, p] : pending) ++in_flight[p.node];
+    {
+      std::lock_guard<std::mutex> lock(owner.pending_mu_);
+      for (const auto &[id, p] : owner.pending_) ++in_flight[p.node];
+    }
     std::lock_guard<std::mutex> lock(owner.status_mu_);
     owner.status_.resize(peers.size());
     owner.status_heard_ns_.resize(peers.size());
-    for (std::size_t i = 0; i < peers.size(); ++i) {
+    for (u32 i = 0; i < peers.size(); ++i) {
       const Peer &p = peers[i];
-      owner.status_[i] = PeerStatus{p.id, p.address, p.state, p.incarnation, p.load, -1,
-                                    in_flight[i] + p.backlog.size(), p.reason};
+      owner.status_[i] = PeerStatus{i, link(i).address, link(i).state.load(), link(i).incarnation.load(), p.load, -1,
+                                    in_flight[i] + p.requests.size(), p.reason};
       owner.status_heard_ns_[i] = p.last_heard_ns;
     }
   }
@@ -597,16 +577,11 @@ void Transport::Start() {
   // An IPv4 literal is bound as is (several nodes on one machine each have
   // their own loopback address); a host name listens on every interface.
   bind_endpoint_ = "tcp://" + (IsIpv4Literal(me.host) ? me.host : std::string("*")) + ":" + std::to_string(me.port);
-  auto common = [&](zmq::socket_t &sock) {
-    sock.set(zmq::sockopt::linger, 0);
-    sock.set(zmq::sockopt::sndhwm, options_.high_water_mark);
-    sock.set(zmq::sockopt::rcvhwm, options_.high_water_mark);
-    sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes));
-  };
   try {
-    common(s.router);
-    s.router.set(zmq::sockopt::router_mandatory, 1);
-    s.router.bind(bind_endpoint_);
+    s.pull.set(zmq::sockopt::linger, 0);
+    s.pull.set(zmq::sockopt::rcvhwm, options_.high_water_mark);
+    s.pull.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes));
+    s.pull.bind(bind_endpoint_);
   } catch (const zmq::error_t &e) {
     impl_.reset();
     started_ = false;
@@ -614,22 +589,24 @@ void Transport::Start() {
                          " of the node table): " + e.what() +
                          (e.num() == EADDRINUSE ? " (another node or program uses this address and port)" : ""));
   }
-  s.peers.resize(options_.table.Size());
-  for (u32 i = 0; i < s.peers.size(); ++i) {
-    Impl::Peer &p = s.peers[i];
-    p.id = i;
-    p.address = options_.table.At(i);
+  s.peers = std::vector<Impl::Peer>(options_.table.Size());  // built in place (a deque is not nothrow-movable)
+  for (u32 i = 0; i < options_.table.Size(); ++i) {
+    auto l = std::make_unique<Link>();
+    l->id = i;
+    l->address = options_.table.At(i);
     if (i == options_.self) {
-      p.state = PeerState::kSelf;
-      p.incarnation = options_.incarnation;
-      continue;
+      l->state.store(PeerState::kSelf);
+      l->incarnation.store(options_.incarnation);
+    } else {
+      l->push = std::make_unique<zmq::socket_t>(s.ctx, zmq::socket_type::push);
+      l->push->set(zmq::sockopt::linger, 0);
+      l->push->set(zmq::sockopt::sndhwm, options_.high_water_mark);
+      // Queue only on a live connection: what ZeroMQ cannot send stays in our
+      // backlog, with its deadline, instead of in a pipe to a dead peer.
+      l->push->set(zmq::sockopt::immediate, 1);
+      l->push->connect(l->address.Endpoint());
     }
-    p.dealer = std::make_unique<zmq::socket_t>(s.ctx, zmq::socket_type::dealer);
-    common(*p.dealer);
-    // Queue only on a live connection: what ZeroMQ cannot send stays in our
-    // backlog, with its deadline, instead of in a pipe to a dead peer.
-    p.dealer->set(zmq::sockopt::immediate, 1);
-    p.dealer->connect(p.address.Endpoint());
+    links_.push_back(std::move(l));
   }
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw TransportError(std::string("eventfd: ") + std::strerror(errno));
@@ -638,6 +615,13 @@ void Transport::Start() {
   options_.log->info("network: node {} of {} listening on {} (incarnation {:x})", options_.self,
                      options_.table.Describe(), bind_endpoint_, options_.incarnation);
   thread_ = std::thread([this] { Loop(); });
+}
+
+bool Transport::TrySendTo(u32 node, std::vector<zmq::message_t> &frames) {
+  Link &l = *links_[node];
+  std::lock_guard<std::mutex> lock(l.mu);
+  if (!l.push) return false;  // closed
+  return TrySend(*l.push, frames);
 }
 
 void Transport::Post(Outgoing &&out) {
@@ -656,16 +640,75 @@ void Transport::Post(Outgoing &&out) {
 }
 
 void Transport::SendRequest(u32 node, void *cookie, Frames payload) {
+  const u64 id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
+  const u64 deadline = NowNs() + ToNs(options_.rpc_timeout);
+  if (closed_.load(std::memory_order_acquire) || !started_.load()) {
+    handler_->OnRequestFailed(cookie, RequestFailure::kStopping,
+                              "node " + std::to_string(options_.self) + " is stopping");
+    return;
+  }
+  if (node < links_.size() && node != options_.self) {
+    Link &l = *links_[node];
+    // The fast path: a live peer with nothing queued before us. Register
+    // first (the answer may come before SendRequest returns), under the
+    // lock a peer's death takes, so we never register to a dead peer.
+    bool registered = false;
+    if (l.state.load(std::memory_order_acquire) == PeerState::kAlive &&
+        l.backlogged.load(std::memory_order_acquire) == 0) {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      if (l.state.load() == PeerState::kAlive) {
+        pending_.emplace(id, Pending{node, deadline, cookie});
+        deadlines_.emplace_back(deadline, id);
+        registered = true;
+      }
+    }
+    if (registered) {
+      std::vector<zmq::message_t> frames;
+      frames.reserve(2 + payload.size());
+      frames.push_back(Msg(EncodeHeader(MessageHeader{MessageType::kRequests, options_.self, 1, options_.incarnation,
+                                                      l.incarnation.load()})));
+      frames.push_back(Msg(EncodeRecordHeader(id, static_cast<u32>(payload.size()))));
+      for (auto &f : payload) frames.push_back(std::move(f));
+      bool sent = false;
+      try {
+        sent = TrySendTo(node, frames);
+      } catch (const zmq::error_t &) {
+      }
+      if (sent) return;
+      {
+        std::lock_guard<std::mutex> lock(pending_mu_);
+        // Gone: the peer died meanwhile and its requests were failed, ours too.
+        if (pending_.erase(id) == 0) return;
+      }
+      for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::move(frames[2 + i]);
+    }
+  }
   Outgoing o;
   o.node = node;
-  o.id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
+  o.id = id;
   o.cookie = cookie;
-  o.deadline_ns = NowNs() + ToNs(options_.rpc_timeout);
+  o.deadline_ns = deadline;
   o.payload = std::move(payload);
   Post(std::move(o));
 }
 
 void Transport::SendReply(const RequestOrigin &to, Frames payload) {
+  if (closed_.load(std::memory_order_acquire)) return;
+  if (to.node < links_.size() && to.node != options_.self && links_[to.node]->backlogged.load() == 0) {
+    std::vector<zmq::message_t> frames;
+    frames.reserve(2 + payload.size());
+    frames.push_back(
+        Msg(EncodeHeader(MessageHeader{MessageType::kReplies, options_.self, 1, options_.incarnation, to.incarnation})));
+    frames.push_back(Msg(EncodeRecordHeader(to.request_id, static_cast<u32>(payload.size()))));
+    for (auto &f : payload) frames.push_back(std::move(f));
+    bool sent = false;
+    try {
+      sent = TrySendTo(to.node, frames);
+    } catch (const zmq::error_t &) {
+    }
+    if (sent) return;
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::move(frames[2 + i]);
+  }
   Outgoing o;
   o.is_reply = true;
   o.node = to.node;
@@ -685,7 +728,6 @@ std::vector<PeerStatus> Transport::Peers() const {
 
 void Transport::Loop() {
   Impl &s = *impl_;
-  std::vector<zmq::pollitem_t> items;
   std::vector<zmq::message_t> frames;
   std::vector<Outgoing> batch;
   const u64 round_ns = ToNs(options_.heartbeat_interval);
@@ -694,28 +736,17 @@ void Transport::Loop() {
     if (now >= s.next_round_ns) {
       s.Round(now);
       s.next_round_ns = now + round_ns;
-      s.status_dirty = true;
     }
     s.ExpireDeadlines(now);
-    for (auto &p : s.peers) s.FlushPeer(p);
-    s.FlushReplies();
+    s.FlushBacklogs();
     s.PublishStatus();
 
-    // Sockets: 0 = the ROUTER, 1 = the wake-up eventfd, 2.. = the DEALERs.
-    items.clear();
-    items.push_back({s.router.handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
-    for (auto &p : s.peers) {
-      if (!p.dealer) continue;
-      short ev = ZMQ_POLLIN;
-      if (p.state == PeerState::kAlive && !p.backlog.empty()) ev |= ZMQ_POLLOUT;  // back-pressure: wait for room
-      items.push_back({p.dealer->handle(), 0, ev, 0});
-    }
+    zmq::pollitem_t items[] = {{s.pull.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     now = NowNs();
     const u64 wake = s.NextWakeNs(now);
     const auto timeout = std::chrono::milliseconds(wake > now ? static_cast<i64>((wake - now) / 1000000) + 1 : 0);
     try {
-      zmq::poll(items.data(), items.size(), timeout);
+      zmq::poll(items, 2, timeout);
     } catch (const zmq::error_t &e) {
       if (e.num() != EINTR) options_.log->error("network: poll failed: {}", e.what());
     }
@@ -731,16 +762,9 @@ void Transport::Loop() {
     batch.clear();
     if (stop_.load(std::memory_order_acquire)) break;
     bool oversized = false;
-    for (int i = 0; i < kMaxReceivesPerTurn && Impl::Receive(s.router, frames, oversized); ++i) {
+    for (int i = 0; i < kMaxReceivesPerTurn && Impl::Receive(s.pull, frames, oversized); ++i) {
       if (oversized) s.Drop("a message of more than " + std::to_string(kMaxFramesPerMessage) + " frames");
-      else s.OnRouterMessage(frames);
-    }
-    for (auto &p : s.peers) {
-      if (!p.dealer) continue;
-      for (int i = 0; i < kMaxReceivesPerTurn && Impl::Receive(*p.dealer, frames, oversized); ++i) {
-        if (oversized) s.Drop("a message of more than " + std::to_string(kMaxFramesPerMessage) + " frames");
-        else s.OnDealerMessage(p, frames);
-      }
+      else s.OnMessage(frames);
     }
   }
 
@@ -749,29 +773,33 @@ void Transport::Loop() {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     batch.swap(inbox_);
   }
+  for (auto &o : batch) s.Accept(std::move(o));
+  s.FlushBacklogs();
   const std::string stopping = "node " + std::to_string(options_.self) + " is stopping";
-  for (auto &o : batch) {
-    if (o.is_reply) s.reply_backlog.push_back(std::move(o));
-    else s.Fail(o.cookie, RequestFailure::kStopping, stopping);
-  }
-  s.FlushReplies();
-  for (auto &p : s.peers) {
-    if (!p.dealer) continue;
-    if (p.state == PeerState::kAlive) s.SendControl(p, MessageType::kGoodbye, {});
-    s.FailBacklog(p, RequestFailure::kStopping, stopping);
-  }
   std::vector<void *> cookies;
-  for (auto &[id, p] : s.pending) cookies.push_back(p.cookie);
-  s.pending.clear();
+  for (u32 node = 0; node < s.peers.size(); ++node) {
+    if (!links_[node]->push) continue;
+    if (links_[node]->state.load() == PeerState::kAlive) s.SendControl(node, MessageType::kGoodbye, std::vector<zmq::message_t>());
+    for (auto &o : s.peers[node].requests) cookies.push_back(o.cookie);
+    s.peers[node].requests.clear();
+  }
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    closed_.store(true, std::memory_order_release);
+    for (auto &[id, p] : pending_) cookies.push_back(p.cookie);
+    pending_.clear();
+    deadlines_.clear();
+  }
   for (void *c : cookies) s.Fail(c, RequestFailure::kStopping, stopping);
   // A bounded linger lets the goodbyes and last replies leave.
-  s.router.set(zmq::sockopt::linger, kGoodbyeLingerMs);
-  s.router.close();
-  for (auto &p : s.peers)
-    if (p.dealer) {
-      p.dealer->set(zmq::sockopt::linger, kGoodbyeLingerMs);
-      p.dealer->close();
-    }
+  for (auto &l : links_) {
+    std::lock_guard<std::mutex> lock(l->mu);
+    if (!l->push) continue;
+    l->push->set(zmq::sockopt::linger, kGoodbyeLingerMs);
+    l->push->close();
+    l->push.reset();
+  }
+  s.pull.close();
   s.ctx.close();
 }
 
@@ -780,6 +808,15 @@ void Transport::Stop() {
   const u64 one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
   if (thread_.joinable()) thread_.join();
+  // Posted after the network thread's last look: fail them here.
+  std::vector<Outgoing> late;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    late.swap(inbox_);
+  }
+  for (auto &o : late)
+    if (!o.is_reply)
+      handler_->OnRequestFailed(o.cookie, RequestFailure::kStopping, "node " + std::to_string(options_.self) + " is stopping");
   close(wake_fd_);
   wake_fd_ = -1;
   options_.log->info("network: node {} stopped", options_.self);

@@ -6,14 +6,22 @@
  * It knows nodes, frames and request ids; it knows nothing of tasks,
  * workers or pools (the remote queue ChiMod puts task bytes in the frames).
  *
- * Sockets: one ROUTER bound on this node's address (requests and heartbeats
- * from every peer arrive there; replies leave from it) and one DEALER per
- * peer, connected to the peer's ROUTER for the transport's whole life
- * (requests, hellos and heartbeats leave from it; replies arrive on it).
- * Never a socket or a context per message. All sockets are owned by ONE
- * network thread, which sleeps in zmq::poll on them plus an eventfd that
- * SendRequest/SendReply ring when they queue work for it: no periodic polling
- * anywhere, and an idle node wakes only for its heartbeats.
+ * Sockets: every socket is one-way. One PULL bound on this node's address:
+ * everything peers send arrives there (hellos, heartbeats, requests,
+ * replies). One PUSH per peer, connected to the peer's PULL for the
+ * transport's whole life: everything this node sends to that peer leaves
+ * from it. Never a socket or a context per message. The ONE network thread
+ * receives (it sleeps in zmq::poll on the PULL plus an eventfd that other
+ * threads ring when they leave work for it), runs the timers (hellos,
+ * heartbeats, deadlines) and holds the backlogs; an idle node wakes only for
+ * its heartbeats. A worker that calls SendRequest / SendReply sends on the
+ * peer's PUSH itself, under that PUSH's mutex (a ZeroMQ socket may be used by
+ * one thread at a time and move between threads with a full barrier, which
+ * the mutex gives): no hand-off to the network thread on the hot path. When
+ * the PUSH has no room (the peer's high-water mark: back-pressure), is not
+ * connected, or the peer has not answered a hello yet, the message goes to
+ * the network thread's backlog for that peer instead, and leaves from there
+ * when it can: messages waiting for the same peer leave as one (coalescing).
  *
  * Protocol (wire.h):
  *  - Hello: on start, and every heartbeat_interval while a peer has not
@@ -24,7 +32,6 @@
  *    to it with that message.
  *  - Requests go to a peer only after its hello-ack; until then (nodes start
  *    in any order) they wait in the peer's backlog until their deadline.
- *    Requests waiting for the same peer leave as one message (coalescing).
  *  - Every request has an id (unique per transport) and a deadline
  *    (rpc_timeout). Exactly one of OnReply / OnRequestFailed is called per
  *    request: a reply with an unknown id (late, duplicate) or from another
@@ -46,19 +53,22 @@
  *    is dropped with a log line (rate-limited), never trusted for sizes.
  *
  * Thread-safety: SendRequest, SendReply, SetLocalLoad, Peers, Incarnation
- * may be called from any thread at any time between Start and Stop. The
- * handler's callbacks run on the network thread only (also for requests
- * still pending at Stop, which fail with kStopping), one at a time.
+ * may be called from any thread at any time. The handler's callbacks run on
+ * the network thread, one at a time (also for requests still pending at
+ * Stop, which fail with kStopping); only a SendRequest made after Stop fails
+ * at once on its caller's thread.
  */
 #include <zmq.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "chimaera/net/node_table.h"
@@ -91,9 +101,8 @@ struct TransportOptions {
 /** Where a request came from: what SendReply needs. Copyable. */
 struct RequestOrigin {
   u32 node = 0;
-  u64 incarnation = 0;
+  u64 incarnation = 0;  /**< the requester's, when it sent the request */
   u64 request_id = 0;
-  std::string routing_id;  /**< ZeroMQ ROUTER identity of the sender's DEALER */
 };
 
 using Frames = std::vector<zmq::message_t>;
@@ -162,7 +171,13 @@ class Transport {
   std::string BoundEndpoint() const { return bind_endpoint_; }
 
  private:
-  struct Impl;  // the network thread's sockets, peers and pending requests (transport.cc)
+  struct Link;    // a peer's PUSH socket and the state every thread reads (transport.cc)
+  struct Impl;    // the network thread's own state: backlogs, timers (transport.cc)
+  struct Pending {
+    u32 node;
+    u64 deadline_ns;
+    void *cookie;
+  };
   /** A request or reply handed to the network thread. */
   struct Outgoing {
     bool is_reply = false;
@@ -174,20 +189,32 @@ class Transport {
     RequestOrigin origin;    /**< replies: whom to answer */
   };
   void Post(Outgoing &&out);
+  /** Send `frames` on `node`'s PUSH if it takes them now (false: it did not,
+   * and the frames are intact). Any thread. */
+  bool TrySendTo(u32 node, std::vector<zmq::message_t> &frames);
   void Loop();
 
   TransportOptions options_;
   TransportHandler *handler_;
   std::string bind_endpoint_;
   std::unique_ptr<Impl> impl_;
+  std::vector<std::unique_ptr<Link>> links_;  // index = node id (this node's has no socket)
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> started_{false};
+  std::atomic<bool> closed_{false};  // sockets closed: SendRequest fails at once
   std::atomic<u64> next_request_id_{1};
   std::atomic<u64> local_load_{0};
   int wake_fd_ = -1;
   std::mutex inbox_mu_;
   std::vector<Outgoing> inbox_;  // swapped out by the network thread (wake_fd_ rung on empty -> non-empty)
+  // Requests handed to ZeroMQ and not answered yet. A sender registers its
+  // request before sending it (the answer may arrive at once), under the
+  // same lock that a peer's death takes to collect its requests, so no
+  // request is registered to a peer already declared dead.
+  std::mutex pending_mu_;
+  std::unordered_map<u64, Pending> pending_;
+  std::deque<std::pair<u64, u64>> deadlines_;  // (deadline_ns, request id), in registration order
   mutable std::mutex status_mu_;
   std::vector<PeerStatus> status_;  // snapshot, refreshed by the network thread
   std::vector<u64> status_heard_ns_;  // last time each peer was heard from (0: never)
