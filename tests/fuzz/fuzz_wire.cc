@@ -1,8 +1,7 @@
 // libFuzzer target: the node-to-node wire decoder (chi::net::DecodeMessage)
-// on arbitrary frames, and, for every request record it accepts, the remote
-// queue's rebuild path: the payload's first frame as task bytes
-// (TaskInputArchiveIN) with the record's other frames as bulk buffers
-// (SetBulkIn). Input layout: byte 0 = number of frames (mod 64); then each
+// on arbitrary frames, and, for every request or reply record it accepts,
+// the remote queue's rebuild path: the record's inline bytes as task bytes
+// (TaskInputArchiveIN) with its bulk frames as bulk buffers (SetBulkIn). Input layout: byte 0 = number of frames (mod 64); then each
 // frame is a 2-byte little-endian length and that many bytes (cut short at
 // the end of the input). Any outcome but a rejection (nullopt, ArchiveError,
 // ShmOutOfMemory) or success is a finding: a crash, an over-read under ASan,
@@ -29,15 +28,16 @@ chi::ipc::Allocator &Alloc() {
 }
 
 void Rebuild(const std::vector<chi::net::FrameView> &frames, const chi::net::Record &r) {
-  const chi::net::FrameView first = frames[r.first_frame];
+  const chi::net::FrameView first = frames[0];
   std::vector<chi::BulkSegment> bulk;
-  for (chi::u32 i = 1; i < r.frame_count; ++i) {
-    const chi::net::FrameView f = frames[r.first_frame + i];
+  for (chi::u32 i = 0; i < r.bulk_frames; ++i) {
+    const chi::net::FrameView f = frames[r.first_bulk_frame + i];
     bulk.push_back({reinterpret_cast<const char *>(f.data()), f.size()});
   }
   chi::ipc::Allocator &alloc = Alloc();
   auto task = alloc.NewObj<chi::testing::BlobTask>(chi::ipc::CtxAllocator<CHI_ALLOC_T>(alloc));
-  chi::TaskInputArchiveIN ar(std::string_view(reinterpret_cast<const char *>(first.data()), first.size()), alloc);
+  chi::TaskInputArchiveIN ar(
+      std::string_view(reinterpret_cast<const char *>(first.data()) + r.inline_offset, r.inline_size), alloc);
   ar.SetBulkIn(bulk);
   ar.SetMaxExposeBytes(1 << 20);
   try {

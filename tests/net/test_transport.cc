@@ -34,8 +34,9 @@ NodeTable Table(int n, chi::u16 port) {
 
 std::string Str(const zmq::message_t &m) { return std::string(static_cast<const char *>(m.data()), m.size()); }
 
-/** Answers every request with its frames reversed in order, each prefixed by
- * this node's id; records replies and failures by cookie. */
+/** Answers every request with its bytes and then its bulk frames in reverse
+ * order, each prefixed by this node's id; records replies (joined with '|')
+ * and failures by cookie. */
 class EchoNode : public TransportHandler {
  public:
   EchoNode(NodeTable t, u32 self, std::ostringstream *log_text = nullptr, u64 incarnation = 0) {
@@ -55,18 +56,19 @@ class EchoNode : public TransportHandler {
     }
     transport = std::make_unique<Transport>(std::move(o), this);
   }
-  void OnRequest(const RequestOrigin &origin, Frames payload) override {
+  void OnRequest(const RequestOrigin &origin, ReceivedPayload payload) override {
     ++requests_served;
     if (!answer) return;
-    Frames out;
-    for (auto it = payload.rbegin(); it != payload.rend(); ++it)
-      out.emplace_back(std::to_string(transport->Self()) + ":" + Str(*it));
+    const std::string me = std::to_string(transport->Self()) + ":";
+    Payload out;
+    out.bytes = me + std::string(payload.bytes);
+    for (auto it = payload.bulk.rbegin(); it != payload.bulk.rend(); ++it) out.bulk.emplace_back(me + Str(*it));
     transport->SendReply(origin, std::move(out));
   }
-  void OnReply(void *cookie, Frames payload) override {
+  void OnReply(void *cookie, ReceivedPayload payload) override {
     std::lock_guard<std::mutex> l(mu);
-    std::string joined;
-    for (auto &f : payload) joined += (joined.empty() ? "" : "|") + Str(f);
+    std::string joined(payload.bytes);
+    for (auto &f : payload.bulk) joined += "|" + Str(f);
     replies[reinterpret_cast<uintptr_t>(cookie)].push_back(joined);
     cv.notify_all();
   }
@@ -75,10 +77,12 @@ class EchoNode : public TransportHandler {
     failures[reinterpret_cast<uintptr_t>(cookie)].push_back({why, message});
     cv.notify_all();
   }
+  /** frames[0]: the request's bytes; the rest: its bulk frames. */
   void Send(u32 node, uintptr_t cookie, std::vector<std::string> frames) {
-    Frames f;
-    for (auto &s : frames) f.emplace_back(s);
-    transport->SendRequest(node, reinterpret_cast<void *>(cookie), std::move(f));
+    Payload p;
+    p.bytes = frames.at(0);
+    for (std::size_t i = 1; i < frames.size(); ++i) p.bulk.emplace_back(frames[i]);
+    transport->SendRequest(node, reinterpret_cast<void *>(cookie), std::move(p));
   }
   /** Wait until `n` requests have an outcome (reply or failure). */
   bool WaitOutcomes(std::size_t n, std::chrono::milliseconds timeout) {
@@ -114,7 +118,7 @@ TEST(Transport, RequestAndReplyWithBulkFrames) {
   a.Send(1, 1, {"task", "", big});
   ASSERT_TRUE(a.WaitOutcomes(1, 10s));
   ASSERT_EQ(a.replies.count(1), 1u) << (a.failures.count(1) ? a.failures[1][0].second : "");
-  EXPECT_EQ(a.replies[1][0], "1:" + big + "|1:|1:task");
+  EXPECT_EQ(a.replies[1][0], "1:task|1:" + big + "|1:");
   auto peers = a.transport->Peers();
   EXPECT_EQ(peers[0].state, PeerState::kSelf);
   EXPECT_EQ(peers[1].state, PeerState::kAlive);
@@ -310,8 +314,9 @@ TEST(Transport, MalformedBytesAreDroppedAndTheNodeKeepsServing) {
   raw.send(zmq::str_buffer("x"), zmq::send_flags::none);
   h.record_count = 1;
   h.sender_node = 9;
-  hdr = EncodeHeader(h);
-  raw.send(zmq::buffer(hdr), zmq::send_flags::none);                                  // unknown node
+  std::string unknown(reinterpret_cast<const char *>(EncodeHeader(h).data()), kHeaderBytes);
+  unknown += std::string(16, '\0');
+  raw.send(zmq::buffer(unknown), zmq::send_flags::none);                             // unknown node
   std::this_thread::sleep_for(300ms);
   a.Send(1, 1, {"still fine"});
   ASSERT_TRUE(a.WaitOutcomes(1, 5s));

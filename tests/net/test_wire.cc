@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace chi::net;
@@ -57,22 +58,35 @@ TEST(Wire, HelloRoundTrip) {
   EXPECT_EQ(m->hello.table_text, b.table_text);
 }
 
-TEST(Wire, RequestsWithPayloadFrames) {
-  std::string a = "task-a", bulk(70000, 'x'), c = "task-c";
+/** Frame 0 of a kRequests/kReplies message: header, then records. */
+std::string Records(chi::u32 count, std::vector<std::tuple<u64, u32, std::string>> recs) {
+  auto h = EncodeHeader(H(MessageType::kRequests, count));
+  std::string f(reinterpret_cast<const char *>(h.data()), h.size());
+  for (auto &[id, bulk, bytes] : recs) {
+    std::string r(kRecordHeaderBytes + bytes.size(), '\0');
+    EncodeRecord(reinterpret_cast<u8 *>(r.data()), id, bulk, bytes);
+    f += r;
+  }
+  return f;
+}
+
+TEST(Wire, RequestsWithInlineBytesAndBulkFrames) {
+  std::string bulk(70000, 'x');
   Msg msg;
-  msg.Add(EncodeHeader(H(MessageType::kRequests, 2)))
-      .Add(EncodeRecordHeader(11, 2)).Add(a).Add(bulk)
-      .Add(EncodeRecordHeader(12, 1)).Add(c);
+  msg.Add(Records(2, {{11, 2, "task-a"}, {12, 0, "task-c"}})).Add(bulk).Add(std::string());
   std::string err;
   auto m = msg.Decode(&err);
   ASSERT_TRUE(m) << err;
   ASSERT_EQ(m->records.size(), 2u);
   EXPECT_EQ(m->records[0].id, 11u);
-  EXPECT_EQ(m->records[0].first_frame, 2u);
-  EXPECT_EQ(m->records[0].frame_count, 2u);
+  EXPECT_EQ(m->records[0].inline_offset, kHeaderBytes + kRecordHeaderBytes);
+  EXPECT_EQ(m->records[0].inline_size, 6u);
+  EXPECT_EQ(m->records[0].first_bulk_frame, 1u);
+  EXPECT_EQ(m->records[0].bulk_frames, 2u);
   EXPECT_EQ(m->records[1].id, 12u);
-  EXPECT_EQ(m->records[1].first_frame, 5u);
-  EXPECT_EQ(m->records[1].frame_count, 1u);
+  EXPECT_EQ(m->records[1].inline_offset, kHeaderBytes + 2 * kRecordHeaderBytes + 6);
+  EXPECT_EQ(m->records[1].bulk_frames, 0u);
+  EXPECT_EQ(m->records[1].first_bulk_frame, 3u);
 }
 
 TEST(Wire, HeartbeatAndGoodbye) {
@@ -84,28 +98,29 @@ TEST(Wire, HeartbeatAndGoodbye) {
 }
 
 TEST(Wire, RejectsMalformedMessages) {
-  auto hdr = EncodeHeader(H(MessageType::kRequests, 1));
+  auto hdr = EncodeHeader(H(MessageType::kHeartbeat));
   EXPECT_EQ(Error(Msg()), "empty message");
   EXPECT_EQ(Error(Msg().Add(std::string(7, 'a'))), "frame 0 is 7 bytes, a header has 32");
   EXPECT_EQ(Error(Msg().Add(std::string(32, 'a'))), "not a Chimaera message (bad magic)");
   auto other = hdr;
   other[4] = 9;
-  EXPECT_EQ(Error(Msg().Add(other)), "protocol version 9, this node speaks 1");
+  EXPECT_EQ(Error(Msg().Add(other)), "protocol version 9, this node speaks 2");
   auto unknown = hdr;
   unknown[6] = 99;
   EXPECT_EQ(Error(Msg().Add(unknown)), "unknown message type 99");
-  // A record count the frames cannot hold: refused before any allocation.
-  auto many = EncodeHeader(H(MessageType::kRequests, 4000));
-  EXPECT_EQ(Error(Msg().Add(many).Add(EncodeRecordHeader(1, 1))), "requests message claims 4000 records in 1 frames");
-  EXPECT_EQ(Error(Msg().Add(EncodeHeader(H(MessageType::kRequests, 0)))),
-            "requests message with 0 records (1..4096 allowed)");
-  EXPECT_EQ(Error(Msg().Add(hdr).Add(EncodeRecordHeader(1, 3)).Add(std::string("x"))),
-            "record 0 claims 3 payload frames, 1 remain");
-  EXPECT_EQ(Error(Msg().Add(hdr).Add(EncodeRecordHeader(1, 0))), "record 0 has 0 payload frames (1..64 allowed)");
-  EXPECT_EQ(Error(Msg().Add(hdr).Add(std::string(5, 'r')).Add(std::string("x"))),
-            "record 0 header is 5 bytes, not 16");
-  EXPECT_EQ(Error(Msg().Add(hdr).Add(EncodeRecordHeader(1, 1)).Add(std::string("x")).Add(std::string("extra"))),
-            "requests message has 1 frames after its last record");
+  // A record count the bytes cannot hold: refused before any allocation.
+  EXPECT_EQ(Error(Msg().Add(Records(4000, {{1, 0, "x"}}))), "requests message claims 4000 records in 17 bytes");
+  EXPECT_EQ(Error(Msg().Add(Records(0, {}))), "requests message with 0 records (1..4096 allowed)");
+  EXPECT_EQ(Error(Msg().Add(Records(1, {{1, 3, "x"}})).Add(std::string("b"))),
+            "record 0 claims 3 bulk frames, 1 remain");
+  EXPECT_EQ(Error(Msg().Add(Records(1, {{1, 65, "x"}}))), "record 0 has 65 bulk frames (at most 64)");
+  std::string cut = Records(1, {{1, 0, "abcdef"}});
+  cut.resize(cut.size() - 2);
+  EXPECT_EQ(Error(Msg().Add(cut)), "record 0 claims 6 inline bytes, 4 remain");
+  EXPECT_EQ(Error(Msg().Add(Records(2, {{1, 0, std::string(20, 'z')}}))), "record 1 of 2 is missing");
+  EXPECT_EQ(Error(Msg().Add(Records(1, {{1, 0, "x"}}) + "tail")), "requests message has 4 bytes after its last record");
+  EXPECT_EQ(Error(Msg().Add(Records(1, {{1, 0, "x"}})).Add(std::string("extra"))),
+            "requests message has 1 frames after its last record's bulk");
   // Hello text length must match the frame.
   std::string hello = EncodeHello(HelloBody{1, 2, 3, "abc"});
   hello[16] = 100;

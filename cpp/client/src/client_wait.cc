@@ -31,10 +31,16 @@ bool ClientWait(Task *task, i64 timeout_us) noexcept {
   // After waking a parked worker, yield instead of spinning (see
   // NoteWokeParkedWorker): the worker may be woken onto this very core.
   const bool woke = TakeWokeParkedWorker();
-  const int spins = woke ? 0 : kSpinIterations;
+  // A task addressed to another node answers after a network round trip
+  // (~100 µs): park at once, leaving the cores to the threads that carry it.
+  const DomainQuery &dq = task->dom_query_;
+  IpcManager *ipc = CHI_IPC_MANAGER;
+  const bool remote = dq.GetKind() == DomainQuery::kGlobalNode && ipc->IsInitialized() &&
+                      dq.GetSelector() != ipc->Shared().node_id_;
+  const int spins = woke || remote ? 0 : kSpinIterations;
   // ...and keep polling through the worker's wake-up (~40-100 µs on a VM)
   // rather than parking and needing a second futex wake-up for ourselves.
-  const int yields = woke ? kYieldIterationsAfterWake : kYieldIterations;
+  const int yields = remote ? 0 : woke ? kYieldIterationsAfterWake : kYieldIterations;
   for (int i = 0; i < spins; ++i) {
     if (task->completion_.load(std::memory_order_acquire) == kComplete) return true;
     CpuRelax();
@@ -60,7 +66,6 @@ bool ClientWait(Task *task, i64 timeout_us) noexcept {
     }
     ipc::FutexStatus st = ipc::FutexWait(task->completion_, kPendingWaiter, slice);
     if (st == ipc::FutexStatus::kTimedOut && task->completion_.load(std::memory_order_acquire) != kComplete) {
-      IpcManager *ipc = CHI_IPC_MANAGER;
       if (ipc->IsInitialized() && !ipc->IsRuntimeAlive()) {
         task->SetError(kTaskRuntimeDead, "the Chimaera runtime died before the task completed");
         task->completion_.store(kComplete, std::memory_order_release);

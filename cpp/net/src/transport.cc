@@ -170,41 +170,25 @@ struct Transport::Impl {
     SendControl(node, type, std::move(body));
   }
 
-  /** Give the payload frames of the first `n` entries of `queue` back after
-   * ZeroMQ refused the message `frames` built from them (it consumed none). */
-  static void Restore(std::vector<zmq::message_t> &frames, std::deque<Outgoing> &queue, std::size_t n) {
-    std::size_t f = frames.size();
-    for (std::size_t i = n; i-- > 0;) {
-      Frames &payload = queue[i].payload;
-      f -= payload.size();
-      for (std::size_t k = 0; k < payload.size(); ++k) payload[k] = std::move(frames[f + k]);
-      --f;  // the record header
-    }
-  }
-
   /** Send the front of `queue` (requests or replies to `node`) as one
-   * message while ZeroMQ takes it. Returns how many left. */
+   * message while ZeroMQ takes it. Returns how many are left. */
   std::size_t FlushQueue(u32 node, std::deque<Outgoing> &queue, bool replies) {
     std::size_t sent_total = 0;
+    std::vector<Outgoing *> batch;
     while (!queue.empty()) {
       // Coalesce: replies only with replies to the same incarnation.
       const u64 target = replies ? queue.front().origin.incarnation : link(node).incarnation.load();
-      std::size_t n = 0, bytes = 0, nframes = 1;
+      std::size_t n = 0, bytes = 0;
+      batch.clear();
       while (n < queue.size() && n < kMaxRecordsPerBatch && (n == 0 || bytes < kMaxBytesPerBatch) &&
              (!replies || queue[n].origin.incarnation == target)) {
-        for (const auto &f : queue[n].payload) bytes += f.size();
-        nframes += 1 + queue[n].payload.size();
+        bytes += queue[n].payload.bytes.size();
+        for (const auto &f : queue[n].payload.bulk) bytes += f.size();
+        batch.push_back(&queue[n]);
         ++n;
       }
-      std::vector<zmq::message_t> frames;
-      frames.reserve(nframes);
-      frames.push_back(Msg(EncodeHeader(
-          Header(replies ? MessageType::kReplies : MessageType::kRequests, static_cast<u32>(n), target))));
-      for (std::size_t i = 0; i < n; ++i) {
-        Outgoing &o = queue[i];
-        frames.push_back(Msg(EncodeRecordHeader(replies ? o.origin.request_id : o.id, static_cast<u32>(o.payload.size()))));
-        for (auto &f : o.payload) frames.push_back(std::move(f));  // bulk frames are not copied
-      }
+      std::vector<zmq::message_t> frames =
+          owner.BuildMessage(replies ? MessageType::kReplies : MessageType::kRequests, target, batch.data(), n);
       bool sent = false;
       try {
         sent = owner.TrySendTo(node, frames);
@@ -212,7 +196,7 @@ struct Transport::Impl {
         log().warn("network: cannot send to {}: {}", link(node).Name(), e.what());
       }
       if (!sent) {  // back-pressure or no connection: kept, retried shortly
-        Restore(frames, queue, n);
+        RestoreBulk(frames, batch.data(), n);
         break;
       }
       if (!replies) {
@@ -314,6 +298,16 @@ struct Transport::Impl {
     return true;
   }
 
+  /** Record `r` of a received message: a view of its bytes in frame 0, and
+   * its bulk frames. */
+  static ReceivedPayload Take(std::vector<zmq::message_t> &frames, const Record &r) {
+    ReceivedPayload p;
+    p.bytes = std::string_view(static_cast<const char *>(frames[0].data()) + r.inline_offset, r.inline_size);
+    p.bulk.reserve(r.bulk_frames);
+    for (u32 i = 0; i < r.bulk_frames; ++i) p.bulk.push_back(std::move(frames[r.first_bulk_frame + i]));
+    return p;
+  }
+
   /** Empty when `hello` may join this cluster, else why not (both sides named). */
   std::string CheckHello(u32 node, const HelloBody &hello) const {
     const std::string me = "node " + std::to_string(opt().self) + " (" + opt().table.At(opt().self).ToString() + ")";
@@ -403,12 +397,7 @@ struct Transport::Impl {
           return Drop(std::to_string(m->records.size()) + " requests from " + l.Name() +
                       " for another incarnation (a restart in between)");
         p.last_heard_ns = now;
-        for (const Record &r : m->records) {
-          Frames payload;
-          payload.reserve(r.frame_count);
-          for (u32 i = 0; i < r.frame_count; ++i) payload.push_back(std::move(frames[r.first_frame + i]));
-          handler().OnRequest(RequestOrigin{node, their, r.id}, std::move(payload));
-        }
+        for (const Record &r : m->records) handler().OnRequest(RequestOrigin{node, their, r.id}, Take(frames, r));
         return;
       }
       case MessageType::kReplies: {
@@ -432,10 +421,7 @@ struct Transport::Impl {
                  ", which is not pending (answered, failed or timed out already)");
             continue;
           }
-          Frames payload;
-          payload.reserve(r.frame_count);
-          for (u32 i = 0; i < r.frame_count; ++i) payload.push_back(std::move(frames[r.first_frame + i]));
-          handler().OnReply(cookie, std::move(payload));
+          handler().OnReply(cookie, Take(frames, r));
         }
         return;
       }
@@ -639,9 +625,46 @@ void Transport::Post(Outgoing &&out) {
   }
 }
 
-void Transport::SendRequest(u32 node, void *cookie, Frames payload) {
-  const u64 id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
-  const u64 deadline = NowNs() + ToNs(options_.rpc_timeout);
+std::vector<zmq::message_t> Transport::BuildMessage(MessageType type, u64 target, Outgoing *const *records,
+                                                    std::size_t n) {
+  std::size_t size = kHeaderBytes, nbulk = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    size += kRecordHeaderBytes + records[i]->payload.bytes.size();
+    nbulk += records[i]->payload.bulk.size();
+  }
+  std::vector<zmq::message_t> frames;
+  frames.reserve(1 + nbulk);
+  zmq::message_t first(size);
+  auto *out = static_cast<u8 *>(first.data());
+  const auto header =
+      EncodeHeader(MessageHeader{type, options_.self, static_cast<u32>(n), options_.incarnation, target});
+  std::memcpy(out, header.data(), header.size());
+  out += kHeaderBytes;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Outgoing &o = *records[i];
+    EncodeRecord(out, o.is_reply ? o.origin.request_id : o.id, static_cast<u32>(o.payload.bulk.size()),
+                 o.payload.bytes);
+    out += kRecordHeaderBytes + o.payload.bytes.size();
+  }
+  frames.push_back(std::move(first));
+  for (std::size_t i = 0; i < n; ++i)
+    for (auto &f : records[i]->payload.bulk) frames.push_back(std::move(f));  // bulk frames are not copied
+  return frames;
+}
+
+void Transport::RestoreBulk(std::vector<zmq::message_t> &frames, Outgoing *const *records, std::size_t n) {
+  std::size_t f = 1;
+  for (std::size_t i = 0; i < n; ++i)
+    for (auto &b : records[i]->payload.bulk) b = std::move(frames[f++]);
+}
+
+void Transport::SendRequest(u32 node, void *cookie, Payload payload) {
+  Outgoing o;
+  o.node = node;
+  o.id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
+  o.cookie = cookie;
+  o.deadline_ns = NowNs() + ToNs(options_.rpc_timeout);
+  o.payload = std::move(payload);
   if (closed_.load(std::memory_order_acquire) || !started_.load()) {
     handler_->OnRequestFailed(cookie, RequestFailure::kStopping,
                               "node " + std::to_string(options_.self) + " is stopping");
@@ -657,18 +680,14 @@ void Transport::SendRequest(u32 node, void *cookie, Frames payload) {
         l.backlogged.load(std::memory_order_acquire) == 0) {
       std::lock_guard<std::mutex> lock(pending_mu_);
       if (l.state.load() == PeerState::kAlive) {
-        pending_.emplace(id, Pending{node, deadline, cookie});
-        deadlines_.emplace_back(deadline, id);
+        pending_.emplace(o.id, Pending{node, o.deadline_ns, cookie});
+        deadlines_.emplace_back(o.deadline_ns, o.id);
         registered = true;
       }
     }
     if (registered) {
-      std::vector<zmq::message_t> frames;
-      frames.reserve(2 + payload.size());
-      frames.push_back(Msg(EncodeHeader(MessageHeader{MessageType::kRequests, options_.self, 1, options_.incarnation,
-                                                      l.incarnation.load()})));
-      frames.push_back(Msg(EncodeRecordHeader(id, static_cast<u32>(payload.size()))));
-      for (auto &f : payload) frames.push_back(std::move(f));
+      Outgoing *one = &o;
+      std::vector<zmq::message_t> frames = BuildMessage(MessageType::kRequests, l.incarnation.load(), &one, 1);
       bool sent = false;
       try {
         sent = TrySendTo(node, frames);
@@ -678,42 +697,32 @@ void Transport::SendRequest(u32 node, void *cookie, Frames payload) {
       {
         std::lock_guard<std::mutex> lock(pending_mu_);
         // Gone: the peer died meanwhile and its requests were failed, ours too.
-        if (pending_.erase(id) == 0) return;
+        if (pending_.erase(o.id) == 0) return;
       }
-      for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::move(frames[2 + i]);
+      RestoreBulk(frames, &one, 1);
     }
   }
-  Outgoing o;
-  o.node = node;
-  o.id = id;
-  o.cookie = cookie;
-  o.deadline_ns = deadline;
-  o.payload = std::move(payload);
   Post(std::move(o));
 }
 
-void Transport::SendReply(const RequestOrigin &to, Frames payload) {
+void Transport::SendReply(const RequestOrigin &to, Payload payload) {
   if (closed_.load(std::memory_order_acquire)) return;
+  Outgoing o;
+  o.is_reply = true;
+  o.node = to.node;
+  o.origin = to;
+  o.payload = std::move(payload);
   if (to.node < links_.size() && to.node != options_.self && links_[to.node]->backlogged.load() == 0) {
-    std::vector<zmq::message_t> frames;
-    frames.reserve(2 + payload.size());
-    frames.push_back(
-        Msg(EncodeHeader(MessageHeader{MessageType::kReplies, options_.self, 1, options_.incarnation, to.incarnation})));
-    frames.push_back(Msg(EncodeRecordHeader(to.request_id, static_cast<u32>(payload.size()))));
-    for (auto &f : payload) frames.push_back(std::move(f));
+    Outgoing *one = &o;
+    std::vector<zmq::message_t> frames = BuildMessage(MessageType::kReplies, to.incarnation, &one, 1);
     bool sent = false;
     try {
       sent = TrySendTo(to.node, frames);
     } catch (const zmq::error_t &) {
     }
     if (sent) return;
-    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = std::move(frames[2 + i]);
+    RestoreBulk(frames, &one, 1);
   }
-  Outgoing o;
-  o.is_reply = true;
-  o.node = to.node;
-  o.origin = to;
-  o.payload = std::move(payload);
   Post(std::move(o));
 }
 

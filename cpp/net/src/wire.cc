@@ -53,12 +53,11 @@ std::array<u8, 8> EncodeLoad(u64 load) noexcept {
   return b;
 }
 
-std::array<u8, kRecordHeaderBytes> EncodeRecordHeader(u64 id, u32 payload_frames) noexcept {
-  std::array<u8, kRecordHeaderBytes> b{};
-  PutU64(&b[0], id);
-  PutU32(&b[8], payload_frames);
-  PutU32(&b[12], 0);
-  return b;
+void EncodeRecord(u8 *out, u64 id, u32 bulk_frames, std::string_view inline_bytes) noexcept {
+  PutU64(out, id);
+  PutU32(out + 8, bulk_frames);
+  PutU32(out + 12, static_cast<u32>(inline_bytes.size()));
+  if (!inline_bytes.empty()) std::memcpy(out + kRecordHeaderBytes, inline_bytes.data(), inline_bytes.size());
 }
 
 std::optional<DecodedMessage> DecodeMessage(std::span<const FrameView> frames, std::string *error) {
@@ -68,7 +67,9 @@ std::optional<DecodedMessage> DecodeMessage(std::span<const FrameView> frames, s
   };
   if (frames.empty()) return fail("empty message");
   const FrameView h = frames[0];
-  if (h.size() != kHeaderBytes)
+  const bool has_records = h.size() >= 7 && (h[6] == static_cast<u8>(MessageType::kRequests) ||
+                                             h[6] == static_cast<u8>(MessageType::kReplies));
+  if (has_records ? h.size() < kHeaderBytes : h.size() != kHeaderBytes)
     return fail("frame 0 is " + std::to_string(h.size()) + " bytes, a header has " + std::to_string(kHeaderBytes));
   if (GetU32(&h[0]) != kWireMagic) return fail("not a Chimaera message (bad magic)");
   const u16 proto = static_cast<u16>(h[4] | (h[5] << 8));
@@ -125,35 +126,41 @@ std::optional<DecodedMessage> DecodeMessage(std::span<const FrameView> frames, s
       if (count == 0 || count > kMaxRecordsPerMessage)
         return fail(type_name + " message with " + std::to_string(count) + " records (1.." +
                     std::to_string(kMaxRecordsPerMessage) + " allowed)");
-      // Each record needs at least its header frame: bound the allocation by
-      // what is present, not by what the sender claims.
-      if (count > frames.size() - 1)
+      // Each record needs at least its header: bound the allocation by what
+      // is present, not by what the sender claims.
+      if (count > (h.size() - kHeaderBytes) / kRecordHeaderBytes)
         return fail(type_name + " message claims " + std::to_string(count) + " records in " +
-                    std::to_string(frames.size() - 1) + " frames");
+                    std::to_string(h.size() - kHeaderBytes) + " bytes");
       m.records.reserve(count);
-      std::size_t f = 1;
+      std::size_t pos = kHeaderBytes, next_frame = 1;
       for (u32 r = 0; r < count; ++r) {
-        if (f >= frames.size())
+        if (h.size() - pos < kRecordHeaderBytes)
           return fail("record " + std::to_string(r) + " of " + std::to_string(count) + " is missing");
-        const FrameView rh = frames[f];
-        if (rh.size() != kRecordHeaderBytes)
-          return fail("record " + std::to_string(r) + " header is " + std::to_string(rh.size()) + " bytes, not " +
-                      std::to_string(kRecordHeaderBytes));
         Record rec;
-        rec.id = GetU64(&rh[0]);
-        rec.frame_count = GetU32(&rh[8]);
-        if (rec.frame_count == 0 || rec.frame_count > kMaxFramesPerRecord)
-          return fail("record " + std::to_string(r) + " has " + std::to_string(rec.frame_count) +
-                      " payload frames (1.." + std::to_string(kMaxFramesPerRecord) + " allowed)");
-        if (rec.frame_count > frames.size() - f - 1)
-          return fail("record " + std::to_string(r) + " claims " + std::to_string(rec.frame_count) +
-                      " payload frames, " + std::to_string(frames.size() - f - 1) + " remain");
-        rec.first_frame = static_cast<u32>(f + 1);
-        f += 1 + rec.frame_count;
+        rec.id = GetU64(&h[pos]);
+        rec.bulk_frames = GetU32(&h[pos + 8]);
+        rec.inline_size = GetU32(&h[pos + 12]);
+        pos += kRecordHeaderBytes;
+        if (rec.inline_size > h.size() - pos)
+          return fail("record " + std::to_string(r) + " claims " + std::to_string(rec.inline_size) + " inline bytes, " +
+                      std::to_string(h.size() - pos) + " remain");
+        if (rec.bulk_frames > kMaxBulkFramesPerRecord)
+          return fail("record " + std::to_string(r) + " has " + std::to_string(rec.bulk_frames) +
+                      " bulk frames (at most " + std::to_string(kMaxBulkFramesPerRecord) + ")");
+        if (rec.bulk_frames > frames.size() - next_frame)
+          return fail("record " + std::to_string(r) + " claims " + std::to_string(rec.bulk_frames) +
+                      " bulk frames, " + std::to_string(frames.size() - next_frame) + " remain");
+        rec.inline_offset = static_cast<u32>(pos);
+        rec.first_bulk_frame = static_cast<u32>(next_frame);
+        pos += rec.inline_size;
+        next_frame += rec.bulk_frames;
         m.records.push_back(rec);
       }
-      if (f != frames.size())
-        return fail(type_name + " message has " + std::to_string(frames.size() - f) + " frames after its last record");
+      if (pos != h.size())
+        return fail(type_name + " message has " + std::to_string(h.size() - pos) + " bytes after its last record");
+      if (next_frame != frames.size())
+        return fail(type_name + " message has " + std::to_string(frames.size() - next_frame) +
+                    " frames after its last record's bulk");
       return m;
     }
   }

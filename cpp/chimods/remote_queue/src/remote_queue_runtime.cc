@@ -87,13 +87,13 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
                                 std::to_string(cluster_.table.Size() - 1) + ")");
       return;
     }
-    net::Frames frames;
+    net::Payload frames;
     try {
       std::vector<chi::BulkSegment> bulk;
       chi::TaskOutputArchiveIN ar;
       ar.SetBulkOut(&bulk);
       c->SaveIn(task->method_, ar, task);
-      frames = MakePayload(RequestHeader(task->pool_, task->method_), ar.Get(), bulk);
+      frames = MakePayload(RequestHeader(task->pool_, task->method_), ar.Bytes(), bulk);
     } catch (const std::exception &e) {
       CHI_RUNTIME->FailTask(task, chi::kTaskBadArgument,
                             "cannot send the task to " + NodeName(node) + ": serializing it failed: " + e.what());
@@ -115,13 +115,13 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
       served = std::move(it->second);
       served_.erase(it);
     }
-    net::Frames frames;
+    net::Payload frames;
     try {
       std::vector<chi::BulkSegment> bulk;
       chi::TaskOutputArchiveOUT ar;
       ar.SetBulkOut(&bulk);
       served.container->SaveOut(task->method_, ar, task);
-      frames = MakePayload(ReplyHeader(kRemoteOutputs, task->return_code_), ar.Get(), bulk);
+      frames = MakePayload(ReplyHeader(kRemoteOutputs, task->return_code_), ar.Bytes(), bulk);
     } catch (const std::exception &e) {
       frames = ErrorPayload(chi::kTaskModuleException, std::string("serializing the outputs failed: ") + e.what());
     }
@@ -134,25 +134,22 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
   }
 
   // ---- net::TransportHandler (network thread) ----------------------------------
-  void OnRequest(const net::RequestOrigin &origin, net::Frames payload) override {
+  void OnRequest(const net::RequestOrigin &origin, net::ReceivedPayload payload) override {
     chi::Runtime *rt = CHI_RUNTIME;
-    if (payload.empty() || payload[0].size() < kRemoteHeaderBytes)
+    if (payload.bytes.size() < kRemoteHeaderBytes)
       return ReplyError(origin, chi::kTaskBadArgument, "malformed request (no task header)");
-    const auto *h = static_cast<const chi::u8 *>(payload[0].data());
+    const auto *h = reinterpret_cast<const chi::u8 *>(payload.bytes.data());
     const chi::PoolId pool(net::GetU64(h));
     const chi::u32 method = net::GetU32(h + 8);
     if (rt->Shared().state_.load(std::memory_order_acquire) != chi::kRuntimeRunning)
       return ReplyError(origin, chi::kTaskRuntimeStopping, "the runtime is stopping");
     chi::Container *c = rt->Pools().GetContainer(pool);
     if (c == nullptr) return ReplyError(origin, chi::kTaskUnknownPool, "no pool with id " + pool.ToString());
-    std::vector<chi::BulkSegment> bulk;
-    for (std::size_t i = 1; i < payload.size(); ++i)
-      bulk.push_back({static_cast<const char *>(payload[i].data()), payload[i].size()});
+    const std::vector<chi::BulkSegment> bulk = Segments(payload.bulk);
     chi::ipc::FullPtr<chi::Task> task;
     std::vector<chi::ipc::Pointer> buffers;
     try {
-      const std::string_view bytes(static_cast<const char *>(payload[0].data()) + kRemoteHeaderBytes,
-                                   payload[0].size() - kRemoteHeaderBytes);
+      const std::string_view bytes = payload.bytes.substr(kRemoteHeaderBytes);
       chi::TaskInputArchiveIN ar(bytes, CHI_IPC_MANAGER->GetAllocator());
       ar.SetBulkIn(bulk);
       ar.SetMaxExposeBytes(max_expose_bytes_);
@@ -184,23 +181,20 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     }
   }
 
-  void OnReply(void *cookie, net::Frames payload) override {
+  void OnReply(void *cookie, net::ReceivedPayload payload) override {
     std::unique_ptr<InFlight> f(static_cast<InFlight *>(cookie));
     chi::ipc::FullPtr<chi::Task> task = f->task;
-    if (payload.empty() || payload[0].size() < kRemoteHeaderBytes)
+    if (payload.bytes.size() < kRemoteHeaderBytes)
       return Finish(*f, chi::kTaskBadArgument, NodeName(f->node) + " sent a malformed reply (no header)");
-    const auto *h = static_cast<const chi::u8 *>(payload[0].data());
+    const auto *h = reinterpret_cast<const chi::u8 *>(payload.bytes.data());
     const chi::u32 status = net::GetU32(h);
     const auto code = static_cast<chi::i32>(net::GetU32(h + 4));
-    const std::string_view body(static_cast<const char *>(payload[0].data()) + kRemoteHeaderBytes,
-                                payload[0].size() - kRemoteHeaderBytes);
+    const std::string_view body = payload.bytes.substr(kRemoteHeaderBytes);
     if (status == kRemoteError) return Finish(*f, code ? code : chi::kTaskBadArgument, NodeName(f->node) + ": " +
                                                                                              std::string(body));
     if (status != kRemoteOutputs)
       return Finish(*f, chi::kTaskBadArgument, NodeName(f->node) + " sent a reply of unknown status");
-    std::vector<chi::BulkSegment> bulk;
-    for (std::size_t i = 1; i < payload.size(); ++i)
-      bulk.push_back({static_cast<const char *>(payload[i].data()), payload[i].size()});
+    const std::vector<chi::BulkSegment> bulk = Segments(payload.bulk);
     try {
       chi::TaskInputArchiveOUT ar(body, CHI_IPC_MANAGER->GetAllocator());
       ar.SetBulkIn(bulk);
@@ -275,19 +269,25 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     net::PutU32(h.data() + 4, static_cast<chi::u32>(code));
     return h;
   }
-  /** Frame 0 = header + stream bytes; one frame per bulk buffer. */
-  static net::Frames MakePayload(const std::array<chi::u8, kRemoteHeaderBytes> &header, const std::string &bytes,
-                                 const std::vector<chi::BulkSegment> &bulk) {
-    net::Frames frames;
-    frames.reserve(1 + bulk.size());
-    zmq::message_t first(header.size() + bytes.size());
-    std::memcpy(first.data(), header.data(), header.size());
-    std::memcpy(static_cast<char *>(first.data()) + header.size(), bytes.data(), bytes.size());
-    frames.push_back(std::move(first));
-    for (const chi::BulkSegment &b : bulk) frames.emplace_back(b.data, b.size);
-    return frames;
+  /** Bytes = header + archive bytes; one frame per bulk buffer (copied: the
+   * task may complete, and its buffer be freed, before ZeroMQ sends it). */
+  static net::Payload MakePayload(const std::array<chi::u8, kRemoteHeaderBytes> &header, std::string_view bytes,
+                                  const std::vector<chi::BulkSegment> &bulk) {
+    net::Payload p;
+    p.bytes.reserve(header.size() + bytes.size());
+    p.bytes.append(reinterpret_cast<const char *>(header.data()), header.size());
+    p.bytes.append(bytes);
+    p.bulk.reserve(bulk.size());
+    for (const chi::BulkSegment &b : bulk) p.bulk.emplace_back(b.data, b.size);
+    return p;
   }
-  static net::Frames ErrorPayload(chi::i32 code, const std::string &message) {
+  static std::vector<chi::BulkSegment> Segments(const net::Frames &frames) {
+    std::vector<chi::BulkSegment> out;
+    out.reserve(frames.size());
+    for (const auto &f : frames) out.push_back({static_cast<const char *>(f.data()), f.size()});
+    return out;
+  }
+  static net::Payload ErrorPayload(chi::i32 code, const std::string &message) {
     return MakePayload(ReplyHeader(kRemoteError, code), message, {});
   }
   void ReplyError(const net::RequestOrigin &origin, chi::i32 code, const std::string &message) {

@@ -72,6 +72,7 @@
 #include <vector>
 
 #include "chimaera/net/node_table.h"
+#include "chimaera/net/wire.h"
 
 namespace spdlog {
 class logger;
@@ -107,6 +108,19 @@ struct RequestOrigin {
 
 using Frames = std::vector<zmq::message_t>;
 
+/** What a request or reply carries: its small bytes (the task's bytes),
+ * which travel inside the message's first frame next to other records
+ * (wire.h), and its bulk buffers, each a frame of its own (not copied). */
+struct Payload {
+  std::string bytes;
+  Frames bulk;
+};
+/** A payload as received: `bytes` is valid during the handler call only. */
+struct ReceivedPayload {
+  std::string_view bytes;
+  Frames bulk;
+};
+
 enum class RequestFailure : u8 {
   kUnreachable,  /**< the peer is dead, refused us, restarted, or never answered before the deadline */
   kTimedOut,     /**< the peer is alive but did not answer before the deadline */
@@ -118,9 +132,9 @@ class TransportHandler {
  public:
   virtual ~TransportHandler() = default;
   /** A peer's request; answer it some time with Transport::SendReply(origin, ...). */
-  virtual void OnRequest(const RequestOrigin &origin, Frames payload) = 0;
+  virtual void OnRequest(const RequestOrigin &origin, ReceivedPayload payload) = 0;
   /** The answer to the request SendRequest made with `cookie`. */
-  virtual void OnReply(void *cookie, Frames payload) = 0;
+  virtual void OnReply(void *cookie, ReceivedPayload payload) = 0;
   /** The request made with `cookie` failed; `message` names node and address. */
   virtual void OnRequestFailed(void *cookie, RequestFailure why, const std::string &message) = 0;
 };
@@ -157,9 +171,9 @@ class Transport {
 
   /** Queue a request to `node`; `cookie` comes back in OnReply or
    * OnRequestFailed. Never blocks. */
-  void SendRequest(u32 node, void *cookie, Frames payload);
+  void SendRequest(u32 node, void *cookie, Payload payload);
   /** Queue the answer to `to`'s request. Never blocks. */
-  void SendReply(const RequestOrigin &to, Frames payload);
+  void SendReply(const RequestOrigin &to, Payload payload);
   /** This node's load, sent with the next heartbeats. */
   void SetLocalLoad(u64 load) noexcept { local_load_.store(load, std::memory_order_relaxed); }
 
@@ -185,9 +199,14 @@ class Transport {
     u64 id = 0;              /**< request id */
     void *cookie = nullptr;  /**< requests: the caller's, for OnReply / OnRequestFailed */
     u64 deadline_ns = 0;     /**< requests */
-    Frames payload;
+    Payload payload;
     RequestOrigin origin;    /**< replies: whom to answer */
   };
+  /** One message of `n` records: frame 0 = header + every record's header
+   * and bytes, then the records' bulk frames (moved out of the payloads). */
+  std::vector<zmq::message_t> BuildMessage(MessageType type, u64 target, Outgoing *const *records, std::size_t n);
+  /** Give the bulk frames back to the payloads after ZeroMQ refused `frames`. */
+  static void RestoreBulk(std::vector<zmq::message_t> &frames, Outgoing *const *records, std::size_t n);
   void Post(Outgoing &&out);
   /** Send `frames` on `node`'s PUSH if it takes them now (false: it did not,
    * and the frames are intact). Any thread. */

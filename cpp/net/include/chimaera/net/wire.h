@@ -13,10 +13,13 @@
  *   kRefuse             frame 1: the reason (UTF-8, at most kMaxTextBytes)
  *   kHeartbeat          frame 1: u64 load (estimated queued work, µs)
  *   kGoodbye            no body: the sender is stopping
- *   kRequests, kReplies per record: a 16-byte record header (u64 request id,
- *                       u32 payload frame count, u32 0), then that many payload
- *                       frames (what the remote queue put there: task bytes,
- *                       then one frame per bulk buffer).
+ *   kRequests, kReplies frame 0 goes on after the header with every record:
+ *                       a 16-byte record header (u64 request id, u32 bulk
+ *                       frame count, u32 inline length n), then n inline bytes
+ *                       (what the remote queue put there: its task bytes);
+ *                       frames 1.. are the records' bulk buffers, in record
+ *                       order. A message of small tasks is one frame: ZeroMQ's
+ *                       cost is per frame.
  *
  * The target incarnation is the receiver's incarnation as the sender knows
  * it (0 in a hello, which may reach any incarnation): a request or reply
@@ -39,12 +42,12 @@ namespace chi::net {
 
 inline constexpr u32 kWireMagic = 0x57494843;  // bytes "CHIW"
 /** Bump when the frame layout changes; a hello of another version is refused. */
-inline constexpr u16 kProtocolVersion = 1;
+inline constexpr u16 kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderBytes = 32;
 inline constexpr std::size_t kRecordHeaderBytes = 16;
 inline constexpr std::size_t kMaxTextBytes = 4096;        /**< refuse reason, node table text */
 inline constexpr u32 kMaxRecordsPerMessage = 4096;
-inline constexpr u32 kMaxFramesPerRecord = 64;            /**< task bytes + bulk buffers */
+inline constexpr u32 kMaxBulkFramesPerRecord = 64;        /**< bulk buffers of one task */
 
 enum class MessageType : u8 {
   kHello = 1,
@@ -73,12 +76,15 @@ struct HelloBody {
   std::string table_text;  /**< NodeTable::Describe(), for messages; truncated to kMaxTextBytes */
 };
 
-/** A request or reply inside a message: its payload is frames
- * [first_frame, first_frame + frame_count) of the message. */
+/** A request or reply inside a message: its inline bytes are
+ * [inline_offset, inline_offset + inline_size) of frame 0, its bulk buffers
+ * frames [first_bulk_frame, first_bulk_frame + bulk_frames). */
 struct Record {
   u64 id = 0;
-  u32 first_frame = 0;
-  u32 frame_count = 0;
+  u32 inline_offset = 0;
+  u32 inline_size = 0;
+  u32 first_bulk_frame = 0;
+  u32 bulk_frames = 0;
 };
 
 struct DecodedMessage {
@@ -94,7 +100,9 @@ using FrameView = std::span<const u8>;
 std::array<u8, kHeaderBytes> EncodeHeader(const MessageHeader &h) noexcept;
 std::string EncodeHello(const HelloBody &b);
 std::array<u8, 8> EncodeLoad(u64 load) noexcept;
-std::array<u8, kRecordHeaderBytes> EncodeRecordHeader(u64 id, u32 payload_frames) noexcept;
+/** Write one record (header + inline bytes) at `out`, which has
+ * kRecordHeaderBytes + inline_bytes.size() bytes of room. */
+void EncodeRecord(u8 *out, u64 id, u32 bulk_frames, std::string_view inline_bytes) noexcept;
 
 /** Validate and decode a received message. Returns std::nullopt and sets
  * `*error` ("frame 0 is 7 bytes, a header needs 32", "record 3 claims 9

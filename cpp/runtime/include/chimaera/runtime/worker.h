@@ -15,7 +15,9 @@
  * subtask (RuntimeWait) is suspended onto the min-heap of waiting tasks keyed
  * by estimated completion (Monitor(kEstLoad)); the heap is checked at the end
  * of every iteration. With nothing to do the worker spins for a bounded
- * time (yielding at once when the latest client runs on its CPU), releases
+ * time (yielding at once when the latest client runs on its CPU; not at all
+ * after remote-only work: tasks it handed to the remote queue or rebuilt from
+ * a peer's request), releases
  * the lanes it holds, then parks on its doorbell (futex) until a lane is
  * scheduled on it or the earliest waiting task is due; with no waiting task
  * it parks with no timeout (the LaneSweeper rings it for work a dead client
@@ -132,6 +134,10 @@ class Worker {
   std::atomic<u64> sleep_seq_{0};
   RunContext *current_ = nullptr;
   bool woken_from_park_ = false;  // the doorbell just woke us (RouteTask's cold path)
+  // Whether the work of this (last) busy stretch included a task of a local
+  // client: after remote-only work the worker parks without spinning (Loop).
+  bool local_work_ = false;
+  bool last_work_local_ = true;
   u32 last_client_cpu_ = ~0u;  // CPU of the latest client Enqueue on a process lane we drained
   u64 last_recovery_check_ns_ = 0;
   std::mutex lanes_mu_;  // AddLane (any thread) vs SweepIfParked (LaneSweeper)
