@@ -22,7 +22,7 @@ Errors: :class:`TaskError` (a task failed; ``.code``, ``.message``),
 """
 from __future__ import annotations
 
-from ._errors import (ChimaeraError, RuntimeStartError, RuntimeUnavailableError, TaskError,
+from ._errors import (ChimaeraError, NodeUnreachableError, RuntimeStartError, RuntimeUnavailableError, TaskError,
                       TaskErrorCode)
 from . import _core
 from .futures import Future, as_completed, wait_all
@@ -39,7 +39,8 @@ def submit_batch(pool: Pool, n: int) -> list[Future]:
 
 
 __all__ = [
-    "BdevPool", "ChimaeraError", "Client", "CompressorPool", "compress_bound", "Future", "Pool", "Runtime", "RuntimeStartError",
+    "BdevPool", "ChimaeraError", "Client", "CompressorPool", "compress_bound", "Future", "NodeUnreachableError", "Pool",
+    "Runtime", "RuntimeStartError",
     "RuntimeUnavailableError", "TaskError", "TaskErrorCode", "as_completed", "connect",
     "disconnect", "start", "submit_batch", "wait_all", "__version__",
 ]

@@ -55,3 +55,14 @@ class TaskError(ChimaeraError):
 
     def __reduce__(self):  # picklable across processes
         return (type(self), (self.code, self.message))
+
+    def __new__(cls, code: int = 0, message: str = ""):
+        # A failure to reach a node gets the subclass that says so.
+        if cls is TaskError and int(code) == TaskErrorCode.NODE_UNREACHABLE:
+            cls = NodeUnreachableError
+        return super().__new__(cls)
+
+
+class NodeUnreachableError(TaskError):
+    """The task's node is dead, refused this node, or never answered
+    (code NODE_UNREACHABLE); the message names the node and its address."""

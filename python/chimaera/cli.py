@@ -29,6 +29,16 @@ def _add_port(p: argparse.ArgumentParser) -> None:
                    help="runtime port (default: $CHI_PORT or 9413)")
 
 
+def _add_host(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None,
+                   help="node of a cluster, when several run on this machine with one port: its node-table "
+                        "entry, e.g. 127.0.0.3 (default: $CHI_HOST, else the one node on the port)")
+
+
+def _host(args: argparse.Namespace) -> str:
+    return args.host if args.host is not None else os.environ.get("CHI_HOST", "")
+
+
 def _pid_alive(pid: int) -> bool:
     """True while `pid` runs (a zombie, e.g. an unreaped --daemon runtime, counts as gone)."""
     try:
@@ -91,12 +101,13 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     port = _port(args)
     try:
-        _core.connect(port)
+        _core.connect(port, _host(args))
     except RuntimeUnavailableError as e:
         print(f"chimaera stop: {e}", file=sys.stderr)
         return 1
     pid = int(_core.status()["pid"])
-    _core.stop_runtime()
+    nodes = _core.nodes() if args.all_nodes else []
+    stopped = _core.stop_runtime(args.all_nodes)
     _core.disconnect()
     deadline = time.monotonic() + args.timeout
     while _pid_alive(pid):
@@ -108,6 +119,15 @@ def cmd_stop(args: argparse.Namespace) -> int:
             print(f"chimaera stop: runtime pid {pid} still running after {args.timeout} s", file=sys.stderr)
             return 1
         time.sleep(0.02)
+    if args.all_nodes and nodes:
+        # The others accepted before this node stopped; wait for the ones on
+        # this machine to be gone (their segments unlinked).
+        for n in nodes:
+            host, _, nport = n["address"].rpartition(":")
+            while _core.segment_state(int(nport), host) == "alive" and time.monotonic() < deadline:
+                time.sleep(0.02)
+        print(f"chimaera cluster stopped: {stopped} of {len(nodes)} nodes accepted the stop")
+        return 0 if stopped == len(nodes) else 1
     print(f"chimaera runtime on port {port} (pid {pid}) stopped")
     return 0
 
@@ -115,8 +135,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     port = _port(args)
     try:
-        _core.connect(port)
+        _core.connect(port, _host(args))
         st = dict(_core.status())
+        st["nodes"] = list(_core.nodes())
         _core.disconnect()
     except RuntimeUnavailableError as e:
         state = _core.segment_state(port)
@@ -128,6 +149,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(st))
     else:
         print(f"port {st['port']}  pid {st['pid']}  state {st['state']}  workers {st['num_workers']}")
+        if st["nodes"]:
+            print(f"  node {st['node_id']} of {len(st['nodes'])}:")
+            for n in st["nodes"]:
+                heard = f"{n['ms_since_heard']} ms ago" if n["ms_since_heard"] >= 0 else "never"
+                why = f"  ({n['reason']})" if n["reason"] else ""
+                print(f"    node {n['id']:>3}  {n['address']:<22} {n['state']:<10} incarnation {n['incarnation']:<16} "
+                      f"heard {heard:<12} in flight {n['in_flight']}{why}")
         for i, n in enumerate(st["tasks_completed"]):
             print(f"  worker {i}: {n} tasks completed")
         print(f"  process queue: {sum(st['queue_depths'])} tasks waiting in {len(st['queue_depths'])} lanes")
@@ -200,14 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=15.0, help="--daemon: seconds to wait for readiness")
     s.set_defaults(func=cmd_start)
 
-    t = sub.add_parser("stop", help="stop a runtime", description="Ask the runtime on PORT to stop and wait.")
+    t = sub.add_parser("stop", help="stop a runtime", description="Ask the runtime on PORT to stop and wait "
+                                                                  "(--all-nodes: every node of its cluster).")
     _add_port(t)
+    _add_host(t)
+    t.add_argument("--all-nodes", action="store_true",
+                   help="stop every node of the runtime's cluster (it stops the others, then itself)")
     t.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for it to exit")
     t.add_argument("--force", action="store_true", help="SIGKILL it after --timeout")
     t.set_defaults(func=cmd_stop)
 
-    u = sub.add_parser("status", help="show a runtime's status", description="Print a runtime's status.")
+    u = sub.add_parser("status", help="show a runtime's status",
+                       description="Print a runtime's status (and, on a node of a cluster, every node's).")
     _add_port(u)
+    _add_host(u)
     u.add_argument("--json", action="store_true", help="print JSON")
     u.set_defaults(func=cmd_status)
 

@@ -9,6 +9,7 @@ All methods may be called from any thread; blocking calls release the GIL.
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -25,14 +26,25 @@ class Client:
     Create with :func:`connect` (or get one from :class:`chimaera.Runtime`).
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, host: str = "") -> None:
         self.port = int(port)
+        self.host = host
 
     # -- connection ---------------------------------------------------------
     @property
     def connected(self) -> bool:
         """True while this process is attached to this client's runtime."""
-        return _core.is_connected() and _core.connected_port() == self.port
+        return _core.is_connected() and _core.connected_port() == self.port and _core.connected_host() == self.host
+
+    @property
+    def nodes(self) -> list[dict[str, Any]]:
+        """The cluster as the attached node sees it: one dict per node with
+        ``id``, ``address`` (host:port), ``state`` ('self', 'connecting',
+        'alive', 'dead', 'refused'), ``alive``, ``incarnation``, ``load``,
+        ``ms_since_heard``, ``in_flight`` and ``reason``; ``[]`` on a
+        single-node runtime. Raises RuntimeUnavailableError."""
+        self._check()
+        return _core.nodes()
 
     def _check(self) -> None:
         if not self.connected:
@@ -65,23 +77,29 @@ class Client:
         """Whether the runtime process still lives (~10 µs)."""
         return self.connected and _core.runtime_alive()
 
-    def create_pool(self, name: str, module: str, args: str = "") -> "Pool":
+    def create_pool(self, name: str, module: str, args: str = "", node: int | None = None,
+                    pool_id: int | None = None) -> "Pool":
         """Create a pool named ``name`` of module ``module`` (e.g. "small_message").
+
+        ``node``: create it on that node of the cluster (None: the attached
+        node); ``pool_id``: ask for that id (None: any), e.g. the id the pool
+        got on another node.
 
         Raises:
             TaskError: unknown module (code UNKNOWN_MODULE), name in use (POOL_EXISTS),
-                or the module's Create failed.
+                or the module's Create failed; NodeUnreachableError for a dead node.
             RuntimeUnavailableError: not connected, or the runtime died.
         """
         self._check()
-        pid = _core.create_pool(name, module, args)
+        pid = _core.create_pool(name, module, args, _node(node), int(pool_id or 0))
         return _pool_class(module)(self, pid, name, module)
 
-    def create_pool_async(self, name: str, module: str, args: str = "") -> Future:
+    def create_pool_async(self, name: str, module: str, args: str = "", node: int | None = None,
+                          pool_id: int | None = None) -> Future:
         """Like :meth:`create_pool`; the future's result is the pool id (int)
         (wrap it with :meth:`pool`)."""
         self._check()
-        return Future(_core.create_pool_async(name, module, args))
+        return Future(_core.create_pool_async(name, module, args, _node(node), int(pool_id or 0)))
 
     def pool(self, pool_id: int, name: str = "", module: str = "small_message") -> "Pool":
         """A :class:`Pool` for an existing pool id (e.g. created by another process);
@@ -93,14 +111,17 @@ class Client:
         self._check()
         _core.destroy_pool(int(pool_id))
 
-    def stop_runtime(self) -> None:
+    def stop_runtime(self, all_nodes: bool = False) -> int:
         """Ask the runtime to stop (admin StopRuntime), then detach.
 
-        Returns once the runtime accepted; it exits shortly after (code 0).
+        ``all_nodes``: stop every node of its cluster (the others first).
+        Returns once the runtime accepted, with the number of nodes that did;
+        they exit shortly after (code 0).
         """
         self._check()
-        _core.stop_runtime()
+        n = _core.stop_runtime(all_nodes)
         self.disconnect()
+        return n
 
     def __repr__(self) -> str:
         return f"<chimaera.Client port={self.port} connected={self.connected}>"
@@ -122,30 +143,41 @@ class Pool:
         self.client.destroy_pool(self.id)
 
     # -- small_message ------------------------------------------------------
-    def md(self) -> None:
-        """One empty task, synchronously (a round trip). Raises TaskError."""
-        _core.md(self.id)
+    # ``node``: the node whose container runs the task (a cluster's node id;
+    # the remote queue carries it there); None: where the pool decides.
+    def md(self, node: int | None = None) -> None:
+        """One empty task, synchronously (a round trip). Raises TaskError
+        (NodeUnreachableError when ``node`` is dead or unreachable)."""
+        _core.md(self.id, _node(node))
 
-    def md_async(self) -> Future:
+    def md_async(self, node: int | None = None) -> Future:
         """Submit one empty task; returns its :class:`Future` (result None)."""
-        return Future(_core.md_async(self.id))
+        return Future(_core.md_async(self.id, _node(node)))
 
-    def submit_batch(self, n: int) -> list[Future]:
+    def submit_batch(self, n: int, node: int | None = None) -> list[Future]:
         """Submit ``n`` empty tasks in one call; returns their futures (in order).
 
         All ``n`` are in flight at once, so ``n`` is bounded by shared memory;
         for large counts use :meth:`md_batch`."""
-        return [Future(h) for h in _core.md_submit(self.id, int(n))]
+        return [Future(h) for h in _core.md_submit(self.id, int(n), _node(node))]
 
-    def md_batch(self, n: int, window: int = 256) -> int:
+    def md_batch(self, n: int, window: int = 256, node: int | None = None) -> int:
         """Run ``n`` empty tasks with at most ``window`` in flight, in a single
         call into C++ (GIL released). Returns how many succeeded; raises
         TaskError (the first failure) after all completed. Ctrl-C interrupts
         (KeyboardInterrupt, after in-flight tasks drained)."""
-        return _core.md_batch(self.id, int(n), int(window))
+        return _core.md_batch(self.id, int(n), int(window), _node(node))
 
     def __repr__(self) -> str:
         return f"<chimaera.{type(self).__name__} id={self.id} name={self.name!r} module={self.module!r}>"
+
+
+def _node(node: int | None) -> int:
+    if node is None:
+        return -1
+    if int(node) < 0:
+        raise ValueError(f"node must be a node id (>= 0) or None, not {node}")
+    return int(node)
 
 
 def _pool_class(module: str) -> type:
@@ -153,16 +185,22 @@ def _pool_class(module: str) -> type:
     return {"compressor": CompressorPool, "bdev": BdevPool}.get(module, Pool)
 
 
-def connect(port: int | None = None) -> Client:
+def connect(port: int | None = None, host: str | None = None) -> Client:
     """Attach this process to the runtime on ``port`` (None: ``$CHI_PORT`` or 9413).
 
+    ``host`` picks one node of a cluster when several run on this machine
+    with the same port (their node-table entries, e.g. ``"127.0.0.3"``;
+    None: ``$CHI_HOST``, else the one runtime on that port).
+
     Raises:
-        RuntimeUnavailableError: no live runtime on that port for this user.
+        RuntimeUnavailableError: no live runtime on that port for this user,
+            or several nodes share the port and no host was given.
     """
     with _lock:
         p = int(port) if port is not None else _core.default_port()
-        _core.connect(p)
-        return Client(p)
+        h = host if host is not None else os.environ.get("CHI_HOST", "")
+        _core.connect(p, h)
+        return Client(p, h)
 
 
 def disconnect() -> None:

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "admin/admin_client.h"
+#include "remote_queue/remote_queue_client.h"
 #include "chimaera/ipc/segment.h"
 #include "small_message/small_message_client.h"
 #include "task_handle.h"
@@ -32,6 +33,12 @@ using SmClient = chimaera::small_message::Client;
 using chimaera::small_message::MdTask;
 
 DomainQuery Dyn() { return DomainQuery::GetDynamic(); }
+/** `node` >= 0: that node's container (remote through the remote queue);
+ * -1: let the pool decide (Dynamic). */
+DomainQuery OnNode(i64 node) {
+  if (node < -1 || node > 0xffffffffll) throw std::invalid_argument("node must be a node id (>= 0) or None");
+  return node < 0 ? Dyn() : DomainQuery::GetGlobalNode(static_cast<u32>(node));
+}
 
 void RequireConnected() {
   if (!Connected()) ThrowUnavailable("not connected to a Chimaera runtime: call chimaera.connect(port) first");
@@ -58,15 +65,17 @@ void WaitOwned(ipc::FullPtr<T> task) {
   }
 }
 
-void Connect(u16 port) {
-  // A reconnect that drops the old mapping (another port, or a restarted
-  // runtime on the same port) retires every handle of the old epoch first.
+void Connect(u16 port, const std::string &host_arg) {
+  // A reconnect that drops the old mapping (another port or node, or a
+  // restarted runtime) retires every handle of the old epoch first.
   if (port == 0) port = DefaultPort();
-  if (Connected() && (CHI_IPC_MANAGER->Port() != port || !CHI_IPC_MANAGER->IsRuntimeAlive())) {
+  const std::string host = host_arg.empty() ? DefaultHost() : host_arg;
+  if (Connected() && (CHI_IPC_MANAGER->Port() != port || CHI_IPC_MANAGER->Host() != host ||
+                      !CHI_IPC_MANAGER->IsRuntimeAlive())) {
     ClearGraveyard();
     RetireEpoch();
   }
-  CHI_IPC_MANAGER->ClientInit(port);
+  CHI_IPC_MANAGER->ClientInit(port, host);
 }
 
 void Disconnect() {
@@ -76,18 +85,21 @@ void Disconnect() {
   CHI_IPC_MANAGER->Finalize();
 }
 
-TaskHandle *CreatePoolAsync(const std::string &name, const std::string &module, const std::string &args) {
+TaskHandle *CreatePoolAsync(const std::string &name, const std::string &module, const std::string &args, i64 node,
+                            u64 pool_id) {
   RequireConnected();
   ReapGraveyard();
-  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), Dyn(), name, module, args);
+  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), OnNode(node), name, module, args,
+                                                     PoolId(pool_id));
   return new TaskHandle(ipc::FullPtr<Task>(t), &DeleteTaskAs<chimaera::admin::CreatePoolTask>,
                         ResultKind::kPoolId);
 }
 
-u64 CreatePool(const std::string &name, const std::string &module, const std::string &args) {
+u64 CreatePool(const std::string &name, const std::string &module, const std::string &args, i64 node, u64 pool_id) {
   RequireConnected();
   ReapGraveyard();
-  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), Dyn(), name, module, args);
+  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), OnNode(node), name, module, args,
+                                                     PoolId(pool_id));
   WaitOwned(t);
   u64 id = t->pool_id_.id_;
   CHI_IPC_MANAGER->DelTask(t);
@@ -103,42 +115,79 @@ void DestroyPool(u64 pool) {
   ipc->DelTask(t);
 }
 
-void StopRuntime() {
+u32 StopRuntime(bool all_nodes) {
   RequireConnected();
   auto *ipc = CHI_IPC_MANAGER;
-  auto t = ipc->NewTask<chimaera::admin::StopRuntimeTask>(ipc::MemContext(), ipc->NewTaskNode(), Dyn());
+  auto t = ipc->NewTask<chimaera::admin::StopRuntimeTask>(
+      ipc::MemContext(), ipc->NewTaskNode(), Dyn(),
+      all_nodes ? chimaera::admin::StopScope::kAllNodes : chimaera::admin::StopScope::kThisNode);
   ipc->Enqueue(t);
   WaitOwned(t);
+  const u32 n = t->stopped_;
   ipc->DelTask(t);
+  return n;
 }
 
-ipc::FullPtr<MdTask> SubmitMd(u64 pool) {
+/** The node table as the attached node sees it ([] on a single-node runtime). */
+py::list Nodes() {
+  RequireConnected();
+  std::vector<chimaera::remote_queue::PeerInfo> peers;
+  bool cluster = true;
+  {
+    py::gil_scoped_release nogil;
+    try {
+      peers = chimaera::remote_queue::Client().Peers();
+    } catch (const TaskError &e) {
+      if (e.Code() != kTaskUnknownPool) throw;
+      cluster = false;  // no remote queue: one node
+    }
+  }
+  py::list out;
+  if (!cluster) return out;
+  for (const auto &p : peers) {
+    py::dict d;
+    d["id"] = p.node;
+    d["address"] = p.address;
+    d["state"] = p.state;
+    d["alive"] = p.state == "alive" || p.state == "self";
+    d["incarnation"] = p.incarnation;
+    d["load"] = p.load;
+    d["ms_since_heard"] = p.ms_since_heard;
+    d["in_flight"] = p.in_flight;
+    d["reason"] = p.reason;
+    out.append(d);
+  }
+  return out;
+}
+
+ipc::FullPtr<MdTask> SubmitMd(u64 pool, const DomainQuery &dom) {
   SmClient c;
   c.pool_id_ = PoolId(pool);
-  return c.AsyncMd(ipc::MemContext(), Dyn());
+  return c.AsyncMd(ipc::MemContext(), dom);
 }
 
-void Md(u64 pool) {
+void Md(u64 pool, i64 node) {
   RequireConnected();
-  auto t = SubmitMd(pool);
+  auto t = SubmitMd(pool, OnNode(node));
   WaitOwned(t);  // frees the task itself only on error
   CHI_IPC_MANAGER->DelTask(t);
 }
 
-TaskHandle *MdAsync(u64 pool) {
+TaskHandle *MdAsync(u64 pool, i64 node) {
   RequireConnected();
   ReapGraveyard();
-  return new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool)), &DeleteTaskAs<MdTask>, ResultKind::kNone);
+  return new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool, OnNode(node))), &DeleteTaskAs<MdTask>, ResultKind::kNone);
 }
 
-std::vector<TaskHandle *> MdSubmit(u64 pool, u64 n) {
+std::vector<TaskHandle *> MdSubmit(u64 pool, u64 n, i64 node) {
   RequireConnected();
   ReapGraveyard();
+  const DomainQuery dom = OnNode(node);
   std::vector<TaskHandle *> out;
   out.reserve(n);
   try {
     for (u64 i = 0; i < n; ++i)
-      out.push_back(new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool)), &DeleteTaskAs<MdTask>, ResultKind::kNone));
+      out.push_back(new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool, dom)), &DeleteTaskAs<MdTask>, ResultKind::kNone));
   } catch (...) {
     for (TaskHandle *h : out) delete h;  // buries the tasks still running
     throw;
@@ -149,8 +198,9 @@ std::vector<TaskHandle *> MdSubmit(u64 pool, u64 n) {
 /** Submit `n` empty tasks keeping at most `window` in flight, wait for all;
  * one crossing into C++, GIL released throughout. Returns the number that
  * succeeded; raises TaskError (the first failure) once all completed. */
-u64 MdBatch(u64 pool, u64 n, u32 window) {
+u64 MdBatch(u64 pool, u64 n, u32 window, i64 node) {
   RequireConnected();
+  const DomainQuery dom = OnNode(node);
   if (window == 0) window = 1;
   if (n < window) window = static_cast<u32>(n ? n : 1);
   std::vector<ipc::FullPtr<MdTask>> ring(window);
@@ -193,7 +243,7 @@ u64 MdBatch(u64 pool, u64 n, u32 window) {
           break;
         }
         while (submitted < n && count < window && !interrupted) {
-          ring[(head + count) % window] = SubmitMd(pool);
+          ring[(head + count) % window] = SubmitMd(pool, dom);
           ++count;
           ++submitted;
         }
@@ -274,8 +324,8 @@ long WaitAny(const std::vector<TaskHandle *> &hs, const py::object &timeout) {
 }
 
 /** "absent", "alive" or "dead": the state of the runtime segment of `port`. */
-std::string SegmentState(u16 port) {
-  switch (ipc::Segment::QueryOwner(ipc::Segment::MakeName(std::to_string(port)))) {
+std::string SegmentState(u16 port, const std::string &host) {
+  switch (ipc::Segment::QueryOwner(ipc::Segment::MakeName(RuntimeInstance(port, host)))) {
     case ipc::OwnerState::kAbsent: return "absent";
     case ipc::OwnerState::kAlive: return "alive";
     default: return "dead";
@@ -283,8 +333,8 @@ std::string SegmentState(u16 port) {
 }
 
 /** Unlink the segment of `port` if the runtime that made it is dead. */
-bool ReclaimSegment(u16 port) {
-  std::string name = ipc::Segment::MakeName(std::to_string(port));
+bool ReclaimSegment(u16 port, const std::string &host) {
+  std::string name = ipc::Segment::MakeName(RuntimeInstance(port, host));
   if (ipc::Segment::QueryOwner(name) != ipc::OwnerState::kDead) return false;
   return ipc::Segment::Unlink(name);
 }
@@ -295,6 +345,8 @@ py::dict Status() {
   RuntimeShared &s = ipc->Shared();
   py::dict d;
   d["port"] = ipc->Port();
+  d["host"] = ipc->Host();
+  d["segment"] = ipc->SegmentName();
   d["pid"] = s.runtime_pid_;
   d["num_workers"] = s.num_workers_;
   d["node_id"] = s.node_id_;
@@ -366,8 +418,10 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("code", &TaskHandle::Code, "Return code once done (0 = ok), -1 while pending.")
       .def_property_readonly("message", &TaskHandle::Message, "Error message once done ('' on success).");
 
-  m.def("connect", &Connect, py::arg("port") = 0,
-        "Attach to the runtime on `port` (0: $CHI_PORT or 9413). Raises RuntimeUnavailableError.");
+  m.def("connect", &Connect, py::arg("port") = 0, py::arg("host") = "",
+        "Attach to the runtime on `port` (0: $CHI_PORT or 9413) and, for one of several nodes of a cluster on "
+        "this machine, `host` (its node-table entry; '': $CHI_HOST, else the one node on that port). Raises "
+        "RuntimeUnavailableError (also when several nodes share the port and no host is given).");
   m.def("disconnect", &Disconnect, "Detach from the runtime; pending task handles become unusable.");
   m.def("is_connected", &Connected);
   m.def("connected_port", []() { return CHI_IPC_MANAGER->IsInitialized() ? CHI_IPC_MANAGER->Port() : 0; });
@@ -377,28 +431,39 @@ PYBIND11_MODULE(_core, m) {
   m.def("status", &Status,
         "Runtime facts: port, pid, num_workers, state, tasks_completed per worker, queue_depths per process-queue "
         "lane, pools (id, name, module). Raises TaskError if the admin pool cannot answer.");
-  m.def("create_pool", &CreatePool, py::arg("name"), py::arg("module"), py::arg("args") = "",
-        "Create a pool of `module`; returns its id. Raises TaskError (unknown module, pool exists).");
+  m.def("create_pool", &CreatePool, py::arg("name"), py::arg("module"), py::arg("args") = "", py::arg("node") = -1,
+        py::arg("pool_id") = 0,
+        "Create a pool of `module` (on node `node` of a cluster, -1: the attached one), with id `pool_id` (0: "
+        "any); returns its id. Raises TaskError (unknown module, pool exists, id in use, node unreachable).");
   m.def("create_pool_async", &CreatePoolAsync, py::arg("name"), py::arg("module"), py::arg("args") = "",
-        py::return_value_policy::take_ownership);
+        py::arg("node") = -1, py::arg("pool_id") = 0, py::return_value_policy::take_ownership);
   m.def("destroy_pool", &DestroyPool, py::arg("pool_id"), "Destroy a pool. Raises TaskError (unknown pool).");
-  m.def("stop_runtime", &StopRuntime, "Ask the runtime to stop (returns once it accepted).");
-  m.def("md", &Md, py::arg("pool_id"), "small_message: one empty task, synchronously.");
-  m.def("md_async", &MdAsync, py::arg("pool_id"), py::return_value_policy::take_ownership,
+  m.def("stop_runtime", &StopRuntime, py::arg("all_nodes") = false,
+        "Ask the runtime to stop (all_nodes: every node of its cluster); returns once it accepted, with the "
+        "number of nodes that did.");
+  m.def("nodes", &Nodes,
+        "The node table as the attached node sees it: dicts with id, address, state (self, connecting, alive, "
+        "dead, refused), alive, incarnation, load, ms_since_heard, in_flight, reason; [] on a single-node runtime.");
+  m.def("connected_host", []() { return CHI_IPC_MANAGER->IsInitialized() ? CHI_IPC_MANAGER->Host() : std::string(); });
+  m.def("md", &Md, py::arg("pool_id"), py::arg("node") = -1,
+        "small_message: one empty task, synchronously (on node `node`, -1: where the pool decides).");
+  m.def("md_async", &MdAsync, py::arg("pool_id"), py::arg("node") = -1, py::return_value_policy::take_ownership,
         "small_message: submit one empty task; returns a TaskHandle.");
-  m.def("md_submit", &MdSubmit, py::arg("pool_id"), py::arg("n"), py::return_value_policy::take_ownership,
+  m.def("md_submit", &MdSubmit, py::arg("pool_id"), py::arg("n"), py::arg("node") = -1,
+        py::return_value_policy::take_ownership,
         "small_message: submit `n` empty tasks at once; returns their TaskHandles.");
-  m.def("md_batch", &MdBatch, py::arg("pool_id"), py::arg("n"), py::arg("window") = 256,
+  m.def("md_batch", &MdBatch, py::arg("pool_id"), py::arg("n"), py::arg("window") = 256, py::arg("node") = -1,
         "small_message: run `n` empty tasks with at most `window` in flight, in one call; returns the count "
         "that succeeded, raises TaskError (first failure) after all completed.");
   m.def("wait_all", &WaitAll, py::arg("handles"), py::arg("timeout") = py::none(),
         "Wait for every handle; False on timeout (seconds).");
   m.def("wait_any", &WaitAny, py::arg("handles"), py::arg("timeout") = py::none(),
         "Index of a completed handle, or -1 on timeout (seconds).");
-  m.def("segment_state", &SegmentState, py::arg("port"),
-        "State of the runtime segment of `port` for this user: 'absent', 'alive' or 'dead'.");
-  m.def("reclaim_segment", &ReclaimSegment, py::arg("port"),
-        "Unlink the segment of `port` if its runtime died (SIGKILL, crash); True if removed.");
+  m.def("segment_state", &SegmentState, py::arg("port"), py::arg("host") = "",
+        "State of the runtime segment of `port` (and node `host`, for a node of a cluster) for this user: "
+        "'absent', 'alive' or 'dead'.");
+  m.def("reclaim_segment", &ReclaimSegment, py::arg("port"), py::arg("host") = "",
+        "Unlink the segment of `port` (and `host`) if its runtime died (SIGKILL, crash); True if removed.");
   BindModules(m);
   m.def("error_name", &chi::TaskErrorName, py::arg("code"), "Name of a task return code.");
 }

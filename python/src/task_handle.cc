@@ -74,8 +74,8 @@ void ClearGraveyard() noexcept {
 }
 
 void ThrowTaskError(int code, const std::string &message) {
-  py::object exc = ErrorType("TaskError")(code, message);
-  PyErr_SetObject(ErrorType("TaskError").ptr(), exc.ptr());
+  py::object exc = ErrorType("TaskError")(code, message);  // TaskError picks its subclass (NodeUnreachableError)
+  PyErr_SetObject(reinterpret_cast<PyObject *>(Py_TYPE(exc.ptr())), exc.ptr());
   throw py::error_already_set();
 }
 
