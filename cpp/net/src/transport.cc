@@ -610,20 +610,9 @@ bool Transport::TrySendTo(u32 node, std::vector<zmq::message_t> &frames) {
   return TrySend(*l.push, frames);
 }
 
-void Transport::Post(Outgoing &&out) {
-  bool was_empty;
-  {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
-    was_empty = inbox_.empty();
-    inbox_.push_back(std::move(out));
-  }
-  // One wake-up per batch: while the network thread has not taken the inbox,
-  // later posts only append.
-  if (was_empty) {
-    const u64 one = 1;
-    (void)!write(wake_fd_, &one, sizeof(one));
-  }
-}
+// One wake-up per batch: while the network thread has not taken the inbox,
+// later posts only append (PostAll).
+void Transport::Post(Outgoing &&out) { PostAll(&out, 1); }
 
 std::vector<zmq::message_t> Transport::BuildMessage(MessageType type, u64 target, Outgoing *const *records,
                                                     std::size_t n) {
@@ -658,72 +647,132 @@ void Transport::RestoreBulk(std::vector<zmq::message_t> &frames, Outgoing *const
     for (auto &b : records[i]->payload.bulk) b = std::move(frames[f++]);
 }
 
-void Transport::SendRequest(u32 node, void *cookie, Payload payload) {
-  Outgoing o;
-  o.node = node;
-  o.id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
-  o.cookie = cookie;
-  o.deadline_ns = NowNs() + ToNs(options_.rpc_timeout);
-  o.payload = std::move(payload);
+void Transport::PostAll(Outgoing *outs, std::size_t n) {
+  if (n == 0) return;
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    was_empty = inbox_.empty();
+    for (std::size_t i = 0; i < n; ++i) inbox_.push_back(std::move(outs[i]));
+  }
+  if (was_empty) {
+    const u64 one = 1;
+    (void)!write(wake_fd_, &one, sizeof(one));
+  }
+}
+
+bool Transport::SendRequestsNow(u32 node, Outgoing *outs, std::size_t n) {
+  if (node >= links_.size() || node == options_.self) return false;
+  Link &l = *links_[node];
+  // A live peer with nothing queued before us. Register first (the answers
+  // may come before we return), under the lock a peer's death takes, so we
+  // never register to a dead peer.
+  if (l.state.load(std::memory_order_acquire) != PeerState::kAlive ||
+      l.backlogged.load(std::memory_order_acquire) != 0)
+    return false;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    if (l.state.load() != PeerState::kAlive) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+      pending_.emplace(outs[i].id, Pending{node, outs[i].deadline_ns, outs[i].cookie});
+      deadlines_.emplace_back(outs[i].deadline_ns, outs[i].id);
+    }
+  }
+  std::vector<Outgoing *> ptrs(n);
+  for (std::size_t i = 0; i < n; ++i) ptrs[i] = &outs[i];
+  std::vector<zmq::message_t> frames = BuildMessage(MessageType::kRequests, l.incarnation.load(), ptrs.data(), n);
+  bool sent = false;
+  try {
+    sent = TrySendTo(node, frames);
+  } catch (const zmq::error_t &) {
+  }
+  if (sent) return true;
+  RestoreBulk(frames, ptrs.data(), n);
+  // Not taken: to the network thread, except those a peer's death failed
+  // meanwhile (the handler was told; nothing more to do for them).
+  std::size_t keep = 0;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    for (std::size_t i = 0; i < n; ++i)
+      if (pending_.erase(outs[i].id) != 0) {
+        if (keep != i) outs[keep] = std::move(outs[i]);
+        ++keep;
+      }
+  }
+  PostAll(outs, keep);
+  return true;
+}
+
+void Transport::SendRequests(u32 node, std::vector<Request> &requests) {
+  const std::size_t n = requests.size();
+  if (n == 0) return;
+  std::vector<Outgoing> outs(n);
+  const u64 first_id = next_request_id_.fetch_add(n, std::memory_order_relaxed);
+  const u64 deadline = NowNs() + ToNs(options_.rpc_timeout);
+  for (std::size_t i = 0; i < n; ++i) {
+    outs[i].node = node;
+    outs[i].id = first_id + i;
+    outs[i].cookie = requests[i].cookie;
+    outs[i].deadline_ns = deadline;
+    outs[i].payload = std::move(requests[i].payload);
+  }
+  requests.clear();
   if (closed_.load(std::memory_order_acquire) || !started_.load()) {
-    handler_->OnRequestFailed(cookie, RequestFailure::kStopping,
-                              "node " + std::to_string(options_.self) + " is stopping");
+    for (auto &o : outs)
+      handler_->OnRequestFailed(o.cookie, RequestFailure::kStopping, "node " + std::to_string(options_.self) + " is stopping");
     return;
   }
-  if (node < links_.size() && node != options_.self) {
-    Link &l = *links_[node];
-    // The fast path: a live peer with nothing queued before us. Register
-    // first (the answer may come before SendRequest returns), under the
-    // lock a peer's death takes, so we never register to a dead peer.
-    bool registered = false;
-    if (l.state.load(std::memory_order_acquire) == PeerState::kAlive &&
-        l.backlogged.load(std::memory_order_acquire) == 0) {
-      std::lock_guard<std::mutex> lock(pending_mu_);
-      if (l.state.load() == PeerState::kAlive) {
-        pending_.emplace(o.id, Pending{node, o.deadline_ns, cookie});
-        deadlines_.emplace_back(o.deadline_ns, o.id);
-        registered = true;
-      }
-    }
-    if (registered) {
-      Outgoing *one = &o;
-      std::vector<zmq::message_t> frames = BuildMessage(MessageType::kRequests, l.incarnation.load(), &one, 1);
-      bool sent = false;
+  if (!SendRequestsNow(node, outs.data(), n)) PostAll(outs.data(), n);
+}
+
+void Transport::SendRequest(u32 node, void *cookie, Payload payload) {
+  std::vector<Request> one(1);
+  one[0].cookie = cookie;
+  one[0].payload = std::move(payload);
+  SendRequests(node, one);
+}
+
+void Transport::SendReplies(std::vector<Reply> &replies) {
+  if (closed_.load(std::memory_order_acquire)) {
+    replies.clear();
+    return;
+  }
+  std::vector<Outgoing> outs(replies.size());
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    outs[i].is_reply = true;
+    outs[i].node = replies[i].to.node;
+    outs[i].origin = replies[i].to;
+    outs[i].payload = std::move(replies[i].payload);
+  }
+  replies.clear();
+  std::vector<Outgoing *> ptrs;
+  for (std::size_t i = 0; i < outs.size();) {
+    // A run of replies to the same requester (node and incarnation).
+    std::size_t j = i;
+    ptrs.clear();
+    while (j < outs.size() && outs[j].node == outs[i].node && outs[j].origin.incarnation == outs[i].origin.incarnation)
+      ptrs.push_back(&outs[j++]);
+    const u32 node = outs[i].node;
+    bool sent = false;
+    if (node < links_.size() && node != options_.self && links_[node]->backlogged.load() == 0) {
+      std::vector<zmq::message_t> frames =
+          BuildMessage(MessageType::kReplies, outs[i].origin.incarnation, ptrs.data(), ptrs.size());
       try {
         sent = TrySendTo(node, frames);
       } catch (const zmq::error_t &) {
       }
-      if (sent) return;
-      {
-        std::lock_guard<std::mutex> lock(pending_mu_);
-        // Gone: the peer died meanwhile and its requests were failed, ours too.
-        if (pending_.erase(o.id) == 0) return;
-      }
-      RestoreBulk(frames, &one, 1);
+      if (!sent) RestoreBulk(frames, ptrs.data(), ptrs.size());
     }
+    if (!sent) PostAll(&outs[i], j - i);
+    i = j;
   }
-  Post(std::move(o));
 }
 
 void Transport::SendReply(const RequestOrigin &to, Payload payload) {
-  if (closed_.load(std::memory_order_acquire)) return;
-  Outgoing o;
-  o.is_reply = true;
-  o.node = to.node;
-  o.origin = to;
-  o.payload = std::move(payload);
-  if (to.node < links_.size() && to.node != options_.self && links_[to.node]->backlogged.load() == 0) {
-    Outgoing *one = &o;
-    std::vector<zmq::message_t> frames = BuildMessage(MessageType::kReplies, to.incarnation, &one, 1);
-    bool sent = false;
-    try {
-      sent = TrySendTo(to.node, frames);
-    } catch (const zmq::error_t &) {
-    }
-    if (sent) return;
-    RestoreBulk(frames, &one, 1);
-  }
-  Post(std::move(o));
+  std::vector<Reply> one(1);
+  one[0].to = to;
+  one[0].payload = std::move(payload);
+  SendReplies(one);
 }
 
 std::vector<PeerStatus> Transport::Peers() const {

@@ -56,6 +56,7 @@ void Worker::Loop() {
     if (worked) {
       idle = 0;
       last_work_local_ = std::exchange(local_work_, false);
+      if (RemoteQueue *rq = rt_->GetRemoteQueue()) rq->Flush();  // this iteration's remote sends, batched per peer
       continue;
     }
     // Idle: spin (pause) briefly, then keep polling but yield the core each
@@ -64,13 +65,16 @@ void Worker::Loop() {
     // When the latest client task came from this very CPU (the kernel often
     // wakes a parked worker onto its waker's CPU), that client is waiting
     // for the CPU we hold: skip the pause-spin and yield at once.
-    if (++idle == 1 && static_cast<int>(last_client_cpu_) == sched_getcpu()) idle = kIdleSpins;
-    // Only remote work since the last idle stretch (tasks handed to the
-    // remote queue, or rebuilt from a peer's request): no local client is
-    // about to send the next task, its answer is a network round trip away,
-    // and a spinning worker would take a core from the network and ZeroMQ
-    // threads that carry it (remote round trip on 2 cores: ~190 -> ~115 µs).
-    if (idle == 1 && !last_work_local_) idle = kIdleSpins + kIdleYields;
+    if (++idle == 1) {
+      // Only remote work since the last idle stretch (tasks handed to the
+      // remote queue, or rebuilt from a peer's request): no local client is
+      // about to send the next task, its answer is a network round trip
+      // away, and a spinning worker would take a core from the network and
+      // ZeroMQ threads that carry it (remote round trip on 2 cores: ~190 ->
+      // ~115 µs). Park at once.
+      if (!last_work_local_) idle = kIdleSpins + kIdleYields;
+      else if (static_cast<int>(last_client_cpu_) == sched_getcpu()) idle = kIdleSpins;
+    }
     if (idle < kIdleSpins) {
       CpuRelax();
       continue;
@@ -93,6 +97,7 @@ void Worker::Loop() {
     idle = timed_out ? kIdleSpins + kIdleYields - 1 : 0;
     woken_from_park_ = !timed_out;
   }
+  if (RemoteQueue *rq = rt_->GetRemoteQueue()) rq->Flush();
   tl_worker = nullptr;
 }
 

@@ -9,6 +9,7 @@
 //    (process lane, Monitor(kLocalSchedule), container lane, worker); when it
 //    completes the runtime calls Return (a worker), which serializes its OUT
 //    side, frees it and sends the reply.
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
@@ -24,6 +25,7 @@
 #include "chimaera/runtime/module_api.h"
 #include "chimaera/runtime/remote_queue.h"
 #include "chimaera/runtime/runtime.h"
+#include "chimaera/runtime/worker.h"
 #include "remote_queue/remote_queue_tasks.h"
 
 namespace chimaera::remote_queue {
@@ -99,7 +101,11 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
                             "cannot send the task to " + NodeName(node) + ": serializing it failed: " + e.what());
       return;
     }
-    transport_->SendRequest(node, new InFlight{task, c, node}, std::move(frames));
+    auto *cookie = new InFlight{task, c, node};
+    if (CHI_CUR_WORKER == nullptr || IsLarge(frames)) return transport_->SendRequest(node, cookie, std::move(frames));
+    Batch &b = ThisThreadsBatch();
+    b.requests[node].push_back({cookie, std::move(frames)});
+    b.dirty = true;
   }
 
   void Return(chi::ipc::FullPtr<chi::Task> task) noexcept override {
@@ -126,7 +132,25 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
       frames = ErrorPayload(chi::kTaskModuleException, std::string("serializing the outputs failed: ") + e.what());
     }
     FreeRebuilt(served.container, task->method_, task, served.buffers);
-    transport_->SendReply(served.origin, std::move(frames));
+    if (CHI_CUR_WORKER == nullptr || IsLarge(frames)) return transport_->SendReply(served.origin, std::move(frames));
+    Batch &b = ThisThreadsBatch();
+    b.replies.push_back({served.origin, std::move(frames)});
+    b.dirty = true;
+  }
+
+  void Flush() noexcept override {
+    Batch &b = ThisThreadsBatch();
+    if (!b.dirty || !transport_) return;
+    b.dirty = false;
+    for (chi::u32 node = 0; node < b.requests.size(); ++node)
+      if (!b.requests[node].empty()) transport_->SendRequests(node, b.requests[node]);
+    if (!b.replies.empty()) {
+      // Replies to one requester run leave together (SendReplies groups runs).
+      std::stable_sort(b.replies.begin(), b.replies.end(), [](const auto &x, const auto &y) {
+        return x.to.node != y.to.node ? x.to.node < y.to.node : x.to.incarnation < y.to.incarnation;
+      });
+      transport_->SendReplies(b.replies);
+    }
   }
 
   void Shutdown() noexcept override {
@@ -292,6 +316,28 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
   }
   void ReplyError(const net::RequestOrigin &origin, chi::i32 code, const std::string &message) {
     transport_->SendReply(origin, ErrorPayload(code, message));
+  }
+
+  /** Payloads this big leave at once instead of with the worker's batch: a
+   * batch leaves as one message, and big ones pipeline better alone (the
+   * peer starts on the first while the next is on the wire). */
+  static constexpr std::size_t kBatchedPayloadBytes = 64 << 10;
+  static bool IsLarge(const net::Payload &p) {
+    std::size_t n = p.bytes.size();
+    for (const auto &f : p.bulk) n += f.size();
+    return n >= kBatchedPayloadBytes;
+  }
+
+  /** What one worker queued during its current loop iteration (Flush). */
+  struct Batch {
+    bool dirty = false;
+    std::vector<std::vector<net::Transport::Request>> requests;  // by node
+    std::vector<net::Transport::Reply> replies;
+  };
+  Batch &ThisThreadsBatch() {
+    thread_local Batch batch;  // one runtime per process: one remote queue
+    if (batch.requests.size() != cluster_.table.Size()) batch.requests.resize(cluster_.table.Size());
+    return batch;
   }
 
   chi::ClusterConfig cluster_;

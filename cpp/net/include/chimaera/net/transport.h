@@ -172,8 +172,24 @@ class Transport {
   /** Queue a request to `node`; `cookie` comes back in OnReply or
    * OnRequestFailed. Never blocks. */
   void SendRequest(u32 node, void *cookie, Payload payload);
+  /** A request of a batch: its cookie and payload. */
+  struct Request {
+    void *cookie = nullptr;
+    Payload payload;
+  };
+  /** SendRequest for several requests to `node` at once: they leave as one
+   * message when ZeroMQ takes it. Consumes `requests` (left empty). */
+  void SendRequests(u32 node, std::vector<Request> &requests);
   /** Queue the answer to `to`'s request. Never blocks. */
   void SendReply(const RequestOrigin &to, Payload payload);
+  /** A reply of a batch. */
+  struct Reply {
+    RequestOrigin to;
+    Payload payload;
+  };
+  /** SendReply for several replies at once: those to the same requester run
+   * leave as one message. Consumes `replies` (left empty). */
+  void SendReplies(std::vector<Reply> &replies);
   /** This node's load, sent with the next heartbeats. */
   void SetLocalLoad(u64 load) noexcept { local_load_.store(load, std::memory_order_relaxed); }
 
@@ -208,6 +224,11 @@ class Transport {
   /** Give the bulk frames back to the payloads after ZeroMQ refused `frames`. */
   static void RestoreBulk(std::vector<zmq::message_t> &frames, Outgoing *const *records, std::size_t n);
   void Post(Outgoing &&out);
+  /** Post several (one lock, one wake-up). */
+  void PostAll(Outgoing *outs, std::size_t n);
+  /** The fast path of a batch of requests to one live peer; returns false
+   * (all still in `outs`) when they must go through the network thread. */
+  bool SendRequestsNow(u32 node, Outgoing *outs, std::size_t n);
   /** Send `frames` on `node`'s PUSH if it takes them now (false: it did not,
    * and the frames are intact). Any thread. */
   bool TrySendTo(u32 node, std::vector<zmq::message_t> &frames);

@@ -8,8 +8,10 @@
  * chimaera::net; the runtime creates its pool (kRemoteQueuePoolId) at start
  * when the configuration has a node table, and has none otherwise.
  *
- * Thread-safety: Submit and Return are called by any worker, concurrently;
- * Start and Shutdown by the runtime's main thread, once each.
+ * Thread-safety: Submit, Return and Flush are called by any worker,
+ * concurrently (what one worker queued, only its own Flush sends); Submit and
+ * Return from another thread send at once. Start and Shutdown by the
+ * runtime's main thread, once each.
  */
 #include "chimaera/core/task.h"
 #include "chimaera/runtime/config.h"
@@ -33,6 +35,12 @@ class RemoteQueue {
   /** Runtime::CompleteTask: `task` was rebuilt from a peer's request
    * (TASK_REMOTE) and is done: send its outputs to the peer and free it. */
   virtual void Return(ipc::FullPtr<Task> task) noexcept = 0;
+  /** Worker, after each busy loop iteration (and before it stops): what
+   * Submit and Return queued on this worker during the iteration leaves now,
+   * one message per peer (a worker drains up to 64 tasks per lane, so a
+   * stream of remote tasks costs one network message per batch, not per
+   * task; a lone task leaves at the end of the iteration that handled it). */
+  virtual void Flush() noexcept = 0;
   /** Runtime::Stop, after the workers stopped: send the replies queued,
    * say goodbye, fail the tasks still waiting on peers (kTaskRuntimeStopping). */
   virtual void Shutdown() noexcept = 0;
