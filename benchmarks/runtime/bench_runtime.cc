@@ -9,7 +9,10 @@
 //   launch -> first completed task        target < 20 ms
 // Every latency figure is reported beside the ping-pong calibration.
 // Run: build/bin/bench_runtime [--benchmark_filter=...]
-// Environment: CHI_BENCH_WORKERS (default 1).
+// Environment: CHI_BENCH_WORKERS (default 1); CHI_BENCH_PEERS=N (default 0):
+// the runtime measured is node 0 of a cluster of N+1 local nodes (on
+// 127.0.0.2, ...; heartbeats every 250 ms), the tasks stay on it: the local
+// figures of a node that has peers.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -24,6 +27,7 @@
 
 #include "calibration.h"
 #include "chimaera/ipc/futex.h"
+#include "local_cluster.h"
 #include "runtime_process.h"
 #include "small_message/small_message_client.h"
 
@@ -39,18 +43,40 @@ int Workers() {
   return w ? std::atoi(w) : 1;
 }
 
+int Peers() {
+  const char *p = std::getenv("CHI_BENCH_PEERS");
+  return p ? std::atoi(p) : 0;
+}
+
 struct Env {
-  std::unique_ptr<RuntimeProcess> rt;
+  std::unique_ptr<RuntimeProcess> single;
+  std::unique_ptr<chi::testing::LocalCluster> cluster;
+  RuntimeProcess *rt = nullptr;  // the runtime measured (node 0 of the cluster)
   Client sm;
   Env() {
-    rt = std::make_unique<RuntimeProcess>("workers: " + std::to_string(Workers()) + "\n");
-    if (!rt->Start()) {
+    bool ok = false;
+    if (Peers() > 0) {
+      chi::testing::ClusterOptions o{.nodes = 1 + Peers(), .workers = Workers()};
+      o.heartbeat = "250ms";
+      o.dead_after = "1s";
+      cluster = std::make_unique<chi::testing::LocalCluster>(o);
+      ok = cluster->Start() && cluster->Connect(0) && cluster->WaitAllAlive();
+      rt = &cluster->Node(0);
+    } else {
+      single = std::make_unique<RuntimeProcess>("workers: " + std::to_string(Workers()) + "\n");
+      ok = single->Start();
+      rt = single.get();
+    }
+    if (!ok) {
       fprintf(stderr, "runtime failed to start:\n%s\n", rt->Log().c_str());
       std::exit(1);
     }
-    sm.Create(chi::ipc::MemContext(), chi::DomainQuery::GetDynamic(), "bench");
+    sm.Create(chi::ipc::MemContext(), chi::DomainQuery::GetLocalHash(0), "bench");
   }
-  ~Env() { rt->Stop(); }
+  ~Env() {
+    if (cluster) cluster.reset();
+    else rt->Stop();
+  }
 };
 Env &GetEnv() {
   static Env env;

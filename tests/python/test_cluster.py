@@ -40,11 +40,19 @@ class LocalNodes:
             conf.write_text(f"workers: 1\nport: {self.port}\nshm_size: 64m\nlog_level: info\n"
                             f"networking:\n  hosts: [{', '.join(hosts)}]\n  node_id: {k}\n"
                             "  heartbeat_interval: 100ms\n  peer_dead_after: 500ms\n  rpc_timeout: 5s\n")
-            log = open(self.dir / f"node{k}.log", "wb")
-            self.procs.append(subprocess.Popen([str(exe), "--config", str(conf)], stdout=log, stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL, env=env, start_new_session=True))
+            with open(self.dir / f"node{k}.log", "wb") as log:
+                self.procs.append(subprocess.Popen([str(exe), "--config", str(conf)], stdout=log,
+                                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                                   start_new_session=True))
+        try:
+            self._wait_ready(hosts)
+        except BaseException:
+            self.close()  # never leave the processes behind
+            raise
+
+    def _wait_ready(self, hosts: list[str]) -> None:
         deadline = time.monotonic() + 15
-        for k in range(n):
+        for k in range(len(hosts)):
             while True:  # serving (its segment exists a little before)
                 assert self.procs[k].poll() is None, self.log(k)
                 assert time.monotonic() < deadline, self.log(k)
