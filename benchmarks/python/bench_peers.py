@@ -141,20 +141,61 @@ def bench_chimaera(a, corpus: list[bytes], mb: float) -> None:
             "us", workers=workers)
         rates = [a.batch_n / t for t in timed_reps(lambda: pool.md_batch(a.batch_n, window=512), a.reps)]
         fig("batch", "chimaera", statistics.median(rates), "tasks/s", workers=workers, n=a.batch_n)
-    for w in (1, 2):
-        with chimaera.start(workers=w, shm_size="512m", queue_depth=4096, log_level="warn") as rt:
-            z = rt.create_pool("peers_zip", "compressor")
-            sizes = [len(b) for b in corpus]
-            result: list = []
+
+
+def bench_compression(a, corpus: list[bytes], mb: float) -> None:
+    """Chimaera with 1 and 2 workers and one thread in-process, the same job,
+    alternating in rounds (this VM's speed changes between runs: every
+    system sees the same states). Medians of the rounds."""
+    print("Compression (Chimaera 1 and 2 workers, one thread in-process; in turn, per round)", flush=True)
+    sizes = [len(b) for b in corpus]
+    rts = [chimaera.start(workers=w, shm_size="512m", queue_depth=4096, log_level="warn") for w in (1, 2)]
+    try:
+        pools = []
+        for rt in rts:
+            chimaera.connect(rt.port)
+            pools.append(rt.client.create_pool("peers_zip", "compressor"))
+        result: list = []
+
+        def chimaera_run(k: int):
+            chimaera.connect(rts[k].port)
+            z = pools[k]
 
             def run() -> None:
                 packed = z.compress_many(corpus, codec="zstd", level=3, window=16)
-                result[:] = z.decompress_many([p for p, _ in packed], sizes, codec="zstd", window=16)
+                result[:] = [d for d, _ in z.decompress_many([p for p, _ in packed], sizes, codec="zstd", window=16)]
+            return run
 
-            run()  # warm-up
-            secs = timed_reps(run, a.reps)
-            verify(corpus, [d for d, _ in result])
-            fig(f"compress_{w}w", "chimaera", mb / statistics.median(secs), "MB/s", workers=w)
+        def inline_run() -> None:
+            result[:] = [zdecompress(zcompress(b)) for b in corpus]
+
+        runs = {"chimaera_1w": chimaera_run(0), "chimaera_2w": chimaera_run(1), "inline": inline_run}
+        secs: dict[str, list[float]] = {k: [] for k in runs}
+        for name, run in runs.items():  # warm-up, checked
+            if name.startswith("chimaera"):
+                chimaera.connect(rts[0 if name.endswith("1w") else 1].port)
+            run()
+            verify(corpus, result)
+        for _ in range(a.rounds):
+            for name, run in runs.items():
+                if name.startswith("chimaera"):
+                    chimaera.connect(rts[0 if name.endswith("1w") else 1].port)
+                t0 = time.perf_counter()
+                run()
+                secs[name].append(time.perf_counter() - t0)
+        rate = {k: mb / statistics.median(v) for k, v in secs.items()}
+        fig("compress_1w", "chimaera", rate["chimaera_1w"], "MB/s", workers=1, rounds=a.rounds)
+        fig("compress_2w", "chimaera", rate["chimaera_2w"], "MB/s", workers=2, rounds=a.rounds)
+        fig("compress_1thread", "inline", rate["inline"], "MB/s", rounds=a.rounds)
+        per_round_1w = [secs["inline"][i] / secs["chimaera_1w"][i] for i in range(a.rounds)]
+        per_round_2w = [secs["chimaera_1w"][i] / secs["chimaera_2w"][i] for i in range(a.rounds)]
+        fig("compress_1w_over_inline", "chimaera", rate["chimaera_1w"] / rate["inline"], "x",
+            per_round=[round(x, 2) for x in per_round_1w])
+        fig("compress_2w_over_1w", "chimaera", rate["chimaera_2w"] / rate["chimaera_1w"], "x",
+            per_round=[round(x, 2) for x in per_round_2w])
+    finally:
+        for rt in rts:
+            rt.stop()
 
 
 def bench_ppe(a, corpus: list[bytes], mb: float) -> None:
@@ -230,24 +271,17 @@ def bench_dask(a, corpus: list[bytes], mb: float) -> None:
             fig(f"compress_{w}w", "dask", mb / statistics.median(secs), "MB/s", workers=w)
 
 
-def bench_single_thread(a, corpus: list[bytes], mb: float) -> None:
-    result: list = []
-
-    def run() -> None:
-        result[:] = [zdecompress(zcompress(b)) for b in corpus]
-
-    run()
-    fig("compress_1thread", "inline", mb / statistics.median(timed_reps(run, a.reps)), "MB/s")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="~30 s smoke run (smaller counts and corpus)")
     ap.add_argument("--json", metavar="PATH")
-    ap.add_argument("--systems", default="chimaera,ppe,dask,inline")
+    ap.add_argument("--systems", default="chimaera,compression,ppe,dask",
+                    help="comma-separated: chimaera (sync, batch), compression (Chimaera 1/2 workers and one "
+                         "thread in-process, interleaved), ppe, dask")
     a = ap.parse_args()
     q = a.quick
     a.reps = 3
+    a.rounds = 3 if q else 5
     a.sync_n = 2000 if q else 20000
     a.sync_n_slow = 300 if q else 2000
     a.sync_n_dask = 50 if q else 200
@@ -259,8 +293,8 @@ def main() -> int:
     mb = sum(map(len, corpus)) / 1e6
     print(f"corpus: {len(corpus)} files, {mb:.1f} MB", flush=True)
     systems = a.systems.split(",")
-    for name, fn in (("chimaera", bench_chimaera), ("ppe", bench_ppe), ("dask", bench_dask),
-                     ("inline", bench_single_thread)):
+    for name, fn in (("chimaera", bench_chimaera), ("compression", bench_compression), ("ppe", bench_ppe),
+                     ("dask", bench_dask)):
         if name in systems:
             fn(a, corpus, mb)
     if a.json:

@@ -1,228 +1,193 @@
 // chimaera_compress_dir: the main job. Compresses then decompresses every
 // regular file under a directory through a running Chimaera runtime (the
-// compressor module), several files in flight, verifying every round trip
-// byte for byte; then compresses the same corpus on one thread without the
-// runtime, and prints a table comparing the two. Unreadable files are
-// reported and skipped.
+// compressor module) and verifies every byte, beside the same job done by
+// one thread without the runtime and by the zstd command on a tar of the
+// directory, all from a warm page cache; prints a table that says what each
+// column includes (cpp/tools/main_job/).
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <deque>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include "compressor/compressor_client.h"
+#include "main_job/baselines.h"
+#include "main_job/corpus.h"
+#include "main_job/pipeline.h"
 
-namespace fs = std::filesystem;
 using chimaera::compressor::Codec;
-using Clock = std::chrono::steady_clock;
+namespace mj = chi::mainjob;
 
 namespace {
 const char *kUsage =
-    "usage: chimaera_compress_dir DIR [--codec zstd|zlib] [--level N] [--in-flight N] [--port N]\n"
-    "Compress and decompress every regular file under DIR through the runtime's\n"
-    "compressor module (N files in flight, default 16), verify each round trip\n"
-    "byte for byte, then do the same on one thread without the runtime, and\n"
-    "print a comparison table. Exit 1 if any round trip differs.\n";
+    "usage: chimaera_compress_dir DIR [--codec zstd|zlib] [--level N] [--in-flight N]\n"
+    "                             [--port N] [--host H] [--no-baselines]\n"
+    "\n"
+    "The main job: every regular file under DIR, through the runtime's compressor\n"
+    "module (files read straight into shared memory, N files in flight, default 16,\n"
+    "each compressed, decompressed and verified: CRC-32 of input and output, and a\n"
+    "byte comparison), then the same job on one thread without the runtime, then\n"
+    "`zstd -T1` and `zstd -T2` on a tar of DIR (codec zstd, when installed). The\n"
+    "corpus is read once before the timed runs: all of them read a warm page cache.\n"
+    "Prints a table of files, bytes, ratio, time and MB/s, the speed ratios, and\n"
+    "the tasks each runtime worker ran. Exit 1 if any round trip differs, 2 on\n"
+    "usage errors.\n"
+    "\n"
+    "  --port N / --host H   the runtime (default $CHI_PORT / $CHI_HOST)\n"
+    "  --spread dynamic|lanes  where tasks go: the compressor's least-loaded worker\n"
+    "                        (Dynamic, the default), or lane = file index (round-robin)\n"
+    "  --rounds N            run every column N times, in turn; report medians (default 3)\n"
+    "  --no-baselines        only the runtime run\n";
 
-struct Job {
-  fs::path path;
-  std::size_t size = 0;
-  chi::ipc::Pointer in, packed, restored;
-  chi::u64 cap = 0, packed_size = 0;
-  chi::ipc::FullPtr<chimaera::compressor::CompressTask> ctask;
-  chi::ipc::FullPtr<chimaera::compressor::DecompressTask> dtask;
-};
-
-bool ReadFile(const fs::path &p, std::string *out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return !in.bad();
+void Row(const char *name, const std::vector<std::string> &cells) {
+  std::printf("%-30s", name);
+  for (const std::string &c : cells) std::printf(" %16s", c.c_str());
+  std::printf("\n");
+}
+/** The run of median time (the first for an even count); an empty result
+ * when there were none. */
+template <typename R>
+R Median(std::vector<R> runs) {
+  if (runs.empty()) return R();
+  std::vector<std::size_t> idx(runs.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return runs[a].seconds < runs[b].seconds; });
+  return runs[idx[(idx.size() - 1) / 2]];
 }
 
-void Progress(std::size_t done, std::size_t total, double mb, double secs, bool tty, int *last_decile) {
-  int pct = total ? static_cast<int>(100.0 * done / total) : 100;
-  if (tty) {
-    int bar = pct / 4;
-    std::fprintf(stderr, "\r[%.*s%*s] %3d%% %zu/%zu files %.1f MB %.0f MB/s", bar,
-                 "#########################", 25 - bar, "", pct, done, total, mb, secs > 0 ? mb / secs : 0.0);
-    if (done == total) std::fputc('\n', stderr);
-  } else if (pct / 10 > *last_decile || done == total) {  // logs: a line per 10%
-    *last_decile = pct / 10;
-    std::fprintf(stderr, "progress: %3d%% %zu/%zu files %.1f MB\n", pct, done, total, mb);
-  }
+std::string Fmt(const char *fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, v);
+  return buf;
 }
 }  // namespace
 
 int main(int argc, char **argv) {
-  std::string dir, codec_name = "zstd";
+  std::string dir, codec_name = "zstd", host;
   int level = 3, in_flight = 16;
   chi::u16 port = 0;
+  bool baselines = true;
+  int rounds = 3;
+  std::string spread = "dynamic";
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
     if (a == "--codec" && i + 1 < argc) codec_name = argv[++i];
     else if (a == "--level" && i + 1 < argc) level = std::atoi(argv[++i]);
     else if (a == "--in-flight" && i + 1 < argc) in_flight = std::atoi(argv[++i]);
     else if (a == "--port" && i + 1 < argc) port = static_cast<chi::u16>(std::atoi(argv[++i]));
+    else if (a == "--host" && i + 1 < argc) host = argv[++i];
+    else if (a == "--no-baselines") baselines = false;
+    else if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    else if (a == "--spread" && i + 1 < argc) spread = argv[++i];
     else if (dir.empty() && a[0] != '-') dir = a;
-    else { std::fprintf(stderr, "chimaera_compress_dir: bad argument '%s'\n%s", a.c_str(), kUsage); return 2; }
+    else {
+      std::fprintf(stderr, "chimaera_compress_dir: bad argument '%s'\n\n%s", a.c_str(), kUsage);
+      return 2;
+    }
   }
-  if (dir.empty() || in_flight < 1 || (codec_name != "zstd" && codec_name != "zlib")) {
+  if (dir.empty() || in_flight < 1 || rounds < 1 || (codec_name != "zstd" && codec_name != "zlib") ||
+      (spread != "dynamic" && spread != "lanes")) {
     std::fputs(kUsage, stderr);
     return 2;
   }
   const Codec codec = codec_name == "zstd" ? Codec::kZstd : Codec::kZlib;
 
-  // Collect the corpus; unreadable entries are reported and skipped.
-  std::vector<fs::path> files;
-  std::size_t skipped = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code fec;
-    if (it->is_regular_file(fec) && !it->is_symlink(fec)) files.push_back(it->path());
+  mj::Corpus corpus;
+  try {
+    corpus = mj::Corpus::List(dir);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "chimaera_compress_dir: %s\n", e.what());
+    return 2;
   }
-  if (ec) std::fprintf(stderr, "warning: %s: %s (continuing with %zu files)\n", dir.c_str(), ec.message().c_str(), files.size());
-  if (files.empty()) {
+  if (corpus.files.empty()) {
     std::fprintf(stderr, "chimaera_compress_dir: no regular files under '%s'\n", dir.c_str());
     return 2;
   }
+  std::fprintf(stderr, "corpus: %zu files, %.1f MB; warming the page cache\n", corpus.files.size(),
+               static_cast<double>(corpus.total_bytes) / 1e6);
+  corpus.Warm();
 
+  // Rounds: each column once per round, in turn, so that the machine's
+  // speed changes (this VM has fast and slow states) hit every column alike.
+  std::vector<mj::PipelineResult> rts;
+  std::vector<mj::RunResult> ones, z1s, z2s;
   try {
-    CHI_IPC_MANAGER->ClientInitWait(port, 5000);  // a runtime still starting is retried for 5 s
-    auto *ipc = CHI_IPC_MANAGER;
-    auto &alloc = ipc->GetAllocator();
+    CHI_IPC_MANAGER->ClientInitWait(port, 5000, host);  // a runtime still starting is retried for 5 s
     const chi::ipc::MemContext mctx;
     chimaera::compressor::Client zip;
-    zip.Create(mctx, chi::DomainQuery::GetDynamic(), "compress_dir_" + std::to_string(getpid()));
-
-    const bool tty = isatty(2);
-    // Two stages share the in-flight budget: `compressing` jobs wait for
-    // their Compress task; `decompressing` jobs for their Decompress task.
-    std::deque<Job> compressing, decompressing;
-    std::size_t next = 0, done = 0, mismatches = 0, verified_files = 0;
-    double bytes_in = 0, bytes_out = 0;
-    int decile = -1;
-    std::vector<std::string> corpus;  // kept for the single-thread baseline
-    corpus.reserve(files.size());
-    auto t0 = Clock::now();
-    std::string content;
-    auto in_flight_now = [&] { return compressing.size() + decompressing.size(); };
-    while (done + skipped < files.size()) {
-      // Fill the budget with new Compress tasks.
-      while (next < files.size() && in_flight_now() < static_cast<std::size_t>(in_flight)) {
-        const fs::path &p = files[next++];
-        if (!ReadFile(p, &content)) {
-          std::fprintf(stderr, "%sskipped %s: cannot read\n", tty ? "\n" : "", p.c_str());
-          ++skipped;
-          continue;
-        }
-        Job j;
-        j.path = p;
-        j.size = content.size();
-        j.cap = chimaera::compressor::CompressBound(codec, j.size);
-        j.in = alloc.Allocate(j.size);
-        j.packed = alloc.Allocate(j.cap);
-        j.restored = alloc.Allocate(j.size);
-        if (j.in.IsNull() || j.packed.IsNull() || j.restored.IsNull()) {
-          alloc.Free(j.in), alloc.Free(j.packed), alloc.Free(j.restored);
-          if (in_flight_now() == 0) {
-            std::fprintf(stderr, "skipped %s: %zu bytes do not fit in shared memory\n", p.c_str(), j.size);
-            ++skipped;
-            continue;
-          }
-          --next;  // retry once in-flight work frees memory
-          break;
-        }
-        if (j.size) std::memcpy(alloc.Convert(j.in), content.data(), j.size);
-        corpus.push_back(std::move(content));
-        j.ctask = zip.AsyncCompress(mctx, chi::DomainQuery::GetLocalHash(static_cast<chi::u32>(next)), codec, level,
-                                    j.in, j.size, j.packed, j.cap);
-        compressing.push_back(std::move(j));
-      }
-      // Advance a compressed job to Decompress when one is ready (or when no
-      // decompression is pending); otherwise retire the oldest Decompress.
-      if (!compressing.empty() && (decompressing.empty() || compressing.front().ctask->IsComplete())) {
-        Job j = std::move(compressing.front());
-        compressing.pop_front();
-        j.ctask->Wait();
-        j.ctask->ThrowIfError();
-        j.packed_size = j.ctask->out_size_;
-        j.dtask = zip.AsyncDecompress(mctx, chi::DomainQuery::GetLocalHash(static_cast<chi::u32>(next + done)), codec,
-                                      j.packed, j.packed_size, j.restored, j.size);
-        decompressing.push_back(std::move(j));
-        continue;
-      }
-      if (decompressing.empty()) continue;
-      Job &j = decompressing.front();
-      j.dtask->Wait();
-      j.dtask->ThrowIfError();
-      bool same = j.dtask->out_size_ == j.size && j.dtask->checksum_ == j.ctask->checksum_ &&
-                  std::memcmp(alloc.Convert(j.in), alloc.Convert(j.restored), j.size) == 0;
-      if (!same) {
-        ++mismatches;
-        std::fprintf(stderr, "MISMATCH %s\n", j.path.c_str());
-      } else {
-        ++verified_files;
-      }
-      ipc->DelTask(j.ctask);
-      ipc->DelTask(j.dtask);
-      bytes_in += static_cast<double>(j.size);
-      bytes_out += static_cast<double>(j.packed_size);
-      alloc.Free(j.in), alloc.Free(j.packed), alloc.Free(j.restored);
-      decompressing.pop_front();
-      ++done;
-      Progress(done + skipped, files.size(), bytes_in / 1e6,
-               std::chrono::duration<double>(Clock::now() - t0).count(), tty, &decile);
-    }
-    double runtime_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    zip.Destroy(mctx, chi::DomainQuery::GetDynamic());
-
-    // Baseline: the same corpus, compressed and decompressed on one thread.
-    auto b0 = Clock::now();
-    double base_out = 0;
-    std::string packed, restored;
-    for (const std::string &c : corpus) {
-      std::size_t cap = chimaera::compressor::CompressBound(codec, c.size());
-      packed.resize(cap);
-      restored.resize(c.size());
+    zip.Create(mctx, chi::DomainQuery::GetLocalHash(0), "compress_dir_" + std::to_string(getpid()));
+    mj::PipelineOptions opt;
+    opt.codec = codec;
+    opt.level = level;
+    opt.in_flight = in_flight;
+    // dynamic: the compressor puts each task on its least-loaded worker's
+    // lane; lanes: file i goes to lane i % lanes (round-robin by index).
+    if (spread == "dynamic")
+      opt.place = [](std::size_t) { return mj::Placement{chi::DomainQuery::GetDynamic(), 0}; };
+    else
+      opt.place = [](std::size_t i) { return mj::Placement{chi::DomainQuery::GetLocalHash(static_cast<chi::u32>(i)), 0}; };
+    for (int round = 0; round < rounds; ++round) {
+      opt.progress = round == 0;
+      rts.push_back(mj::RunPipeline(corpus, zip, opt));
+      if (!baselines) continue;
+      ones.push_back(mj::OneThread(corpus, codec, level));
       if (codec == Codec::kZstd) {
-        std::size_t n = ZSTD_compress(packed.data(), cap, c.data(), c.size(), level);
-        ZSTD_decompress(restored.data(), c.size(), packed.data(), n);
-        base_out += static_cast<double>(n);
-      } else {
-        uLongf n = static_cast<uLongf>(cap), m = static_cast<uLongf>(c.size());
-        compress2(reinterpret_cast<Bytef *>(packed.data()), &n, reinterpret_cast<const Bytef *>(c.data()), c.size(), level);
-        uncompress(reinterpret_cast<Bytef *>(restored.data()), &m, reinterpret_cast<const Bytef *>(packed.data()), n);
-        base_out += static_cast<double>(n);
+        z1s.push_back(mj::ZstdCli(dir, 1, level));
+        z2s.push_back(mj::ZstdCli(dir, 2, level));
       }
     }
-    double base_s = std::chrono::duration<double>(Clock::now() - b0).count();
-
-    std::printf("\n%-34s %16s %16s\n", "", "Chimaera runtime", "1 thread, no rt");
-    std::printf("%-34s %16zu %16zu\n", "files (verified / skipped)", verified_files, skipped);
-    std::printf("%-34s %16.1f %16.1f\n", "bytes in (MB)", bytes_in / 1e6, bytes_in / 1e6);
-    std::printf("%-34s %16.1f %16.1f\n", "bytes out (MB)", bytes_out / 1e6, base_out / 1e6);
-    std::printf("%-34s %16.2f %16.2f\n", "ratio", bytes_out ? bytes_in / bytes_out : 0, base_out ? bytes_in / base_out : 0);
-    std::printf("%-34s %16.2f %16.2f\n", "wall time (s)", runtime_s, base_s);
-    std::printf("%-34s %16.1f %16.1f\n", "throughput, compress+decompress (MB/s)", bytes_in / 1e6 / runtime_s,
-                bytes_in / 1e6 / base_s);
-    std::printf("codec %s level %d, %d files in flight, %u runtime workers; runtime/baseline speed %.2fx\n",
-                codec_name.c_str(), level, in_flight, ipc->Shared().num_workers_, base_s / runtime_s);
-    if (mismatches) {
-      std::fprintf(stderr, "%zu round trips differed\n", mismatches);
-      return 1;
-    }
+    zip.Destroy(mctx, chi::DomainQuery::GetLocalHash(0));
   } catch (const std::exception &e) {
     std::fprintf(stderr, "chimaera_compress_dir: %s\n", e.what());
+    return 1;
+  }
+  mj::PipelineResult rt = Median(rts);
+  mj::RunResult one = Median(ones), z1 = Median(z1s), z2 = Median(z2s);
+  if (baselines && codec != Codec::kZstd) z1.why_not = z2.why_not = "codec zlib";
+
+  const std::vector<const mj::RunResult *> cols = {&rt, &one, &z1, &z2};
+  auto cells = [&](auto fn) {
+    std::vector<std::string> out;
+    for (const mj::RunResult *c : cols) out.push_back(c->ran ? fn(*c) : std::string("-"));
+    return out;
+  };
+  std::printf("\n");
+  Row("", {"Chimaera runtime", "1 thread", "zstd -T1 (tar)", "zstd -T2 (tar)"});
+  Row("includes", {"read+c+d+verify", "read+c+d+verify", "c+d of one tar", "c+d of one tar"});
+  Row("files (verified / skipped)", cells([](const mj::RunResult &c) {
+        return std::to_string(c.files) + " / " + std::to_string(c.skipped);
+      }));
+  Row("bytes in (MB)", cells([](const mj::RunResult &c) { return Fmt("%.1f", c.bytes_in / 1e6); }));
+  Row("bytes out (MB)", cells([](const mj::RunResult &c) { return Fmt("%.1f", c.bytes_out / 1e6); }));
+  Row("ratio", cells([](const mj::RunResult &c) { return Fmt("%.2f", c.bytes_out ? c.bytes_in / c.bytes_out : 0); }));
+  Row("wall time (s)", cells([](const mj::RunResult &c) { return Fmt("%.2f", c.seconds); }));
+  Row("MB/s (bytes in / wall time)", cells([](const mj::RunResult &c) { return Fmt("%.1f", c.MBps()); }));
+  std::printf("c+d = compress then decompress; read+c+d+verify = each file read from the (warm) page cache,\n"
+              "compressed, decompressed and checked (CRC-32 both ways + byte comparison). codec %s level %d,\n"
+              "%d files in flight, %zu runtime workers, tasks spread: %s.\n",
+              codec_name.c_str(), level, in_flight, rt.tasks_per_worker.size(), spread.c_str());
+  std::string per_worker;
+  for (std::size_t w = 0; w < rt.tasks_per_worker.size(); ++w)
+    per_worker += (w ? ", " : "") + std::to_string(rt.tasks_per_worker[w]);
+  std::printf("tasks per worker: %s\n", per_worker.c_str());
+  std::printf("medians of %d rounds (each round runs every column once, in turn)\n", rounds);
+  if (one.ran) {
+    std::string per_round;
+    for (std::size_t r = 0; r < rts.size() && r < ones.size(); ++r)
+      per_round += Fmt(r ? ", %.2f" : "%.2f", rts[r].MBps() / ones[r].MBps());
+    std::printf("runtime / 1 thread: %.2fx (per round: %s)", rt.MBps() / one.MBps(), per_round.c_str());
+  }
+  if (z2.ran) std::printf("   runtime / zstd -T2: %.2fx", rt.MBps() / z2.MBps());
+  if (one.ran || z2.ran) std::printf("\n");
+  for (const mj::RunResult *z : {&z1, &z2})
+    if (baselines && !z->ran && !z->why_not.empty()) std::printf("zstd column skipped: %s\n", z->why_not.c_str());
+  if (rt.mismatches || one.mismatches) {
+    std::fprintf(stderr, "%zu round trips differed\n", rt.mismatches + one.mismatches);
     return 1;
   }
   return 0;

@@ -155,7 +155,8 @@ ipc::FullPtr<T> SubmitCodec(u64 pool, u32 method, cz::Codec codec, int level, co
   auto *ipc = CHI_IPC_MANAGER;
   ipc::FullPtr<T> task;
   try {
-    task = ipc->NewTask<T>(ipc::MemContext(), ipc->NewTaskNode(), PoolId(pool), DomainQuery::GetLocalHash(NextHash()),
+    // Dynamic: the compressor places it on its least-loaded worker.
+    task = ipc->NewTask<T>(ipc::MemContext(), ipc->NewTaskNode(), PoolId(pool), DomainQuery::GetDynamic(),
                            method, codec, level, data, size, out, capacity);
   } catch (...) {
     alloc.Free(data), alloc.Free(out);

@@ -161,10 +161,15 @@ ipc::Pointer IpcManager::AllocateTaskMemory(std::size_t bytes) {
 }
 
 void IpcManager::EnqueuePointer(ipc::Pointer task) {
-  // One lane per submitting thread keeps a thread's tasks in FIFO order.
+  // One lane per submitting thread keeps a thread's tasks in FIFO order. A
+  // Dynamic task promises no order (its container places it), so it takes the
+  // next lane round-robin: every worker then routes some, and none waits
+  // behind a worker busy running a long task.
   thread_local const std::size_t thread_hash = std::hash<std::thread::id>()(std::this_thread::get_id());
+  thread_local std::size_t next_dynamic = thread_hash;
   TaskQueue &pq = *process_queue_;
-  TaskLane &lane = pq.GetLane(static_cast<LaneId>(thread_hash % pq.GetNumLanes()), 0);
+  const bool dynamic = alloc_.Convert<Task>(task)->dom_query_.IsDynamic();
+  TaskLane &lane = pq.GetLane(static_cast<LaneId>((dynamic ? next_dynamic++ : thread_hash) % pq.GetNumLanes()), 0);
   for (int attempt = 0;; ++attempt) {
     bool woke = false;
     if (TaskQueue::Enqueue(lane, task, workers_, &woke) == ipc::QueueStatus::kOk) {

@@ -296,7 +296,9 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
     if (task->dom_query_.IsDynamic()) {
       // The container replaces the dynamic query with a concrete one.
       c->Monitor(MonitorModeId::kGlobalSchedule, task->method_, task, rctx);
-      if (task->dom_query_.IsDynamic()) task->dom_query_ = DomainQuery::GetLocalHash(0);
+      // Left dynamic: any lane of this node's container will do; spread
+      // such tasks round-robin over the lanes (and so the workers).
+      if (task->dom_query_.IsDynamic()) task->dom_query_ = DomainQuery::GetLocalHash(next_dynamic_lane_++);
     }
     if (!task->dom_query_.IsLocal(rt_->NodeId())) {
       // Not this node: the remote queue sends it and completes it later.

@@ -12,8 +12,10 @@
  * Task lifecycle: NewTask<T>(mctx, args...) constructs T in shared memory
  * (T's constructor takes `const hipc::CtxAllocator<CHI_ALLOC_T> &` first, as
  * in seed 002); Enqueue pushes it to a process-queue lane (one lane per
- * submitting thread, so each thread's tasks stay in order) and rings the
- * lane's worker; the caller then waits (task->Wait()) and DelTask frees it.
+ * submitting thread, so each thread's tasks stay in order; a task whose
+ * DomainQuery is Dynamic promises no order and takes the thread's next lane
+ * round-robin, so every worker routes some) and rings the lane's worker; the
+ * caller then waits (task->Wait()) and DelTask frees it.
  *
  * Thread-safety: after Init, every method may be called concurrently from
  * any thread. Init/Finalize are not concurrent with anything.

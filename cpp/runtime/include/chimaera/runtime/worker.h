@@ -138,6 +138,7 @@ class Worker {
   // client: after remote-only work the worker parks without spinning (Loop).
   bool local_work_ = false;
   bool last_work_local_ = true;
+  u32 next_dynamic_lane_ = 0;  // lane hash of the next task its container left Dynamic (RouteTask)
   u32 last_client_cpu_ = ~0u;  // CPU of the latest client Enqueue on a process lane we drained
   u64 last_recovery_check_ns_ = 0;
   std::mutex lanes_mu_;  // AddLane (any thread) vs SweepIfParked (LaneSweeper)
