@@ -31,7 +31,8 @@ struct RunResult {
 RunResult OneThread(const Corpus &corpus, chimaera::compressor::Codec codec, int level);
 RunResult ZstdCli(const std::string &dir, int threads, int level);
 
-/** CRC-32 (zlib's) of `n` bytes, as the compressor module computes it. */
+/** CRC-32 (zlib's values) of `n` bytes, with the compressor module's
+ * implementation (ISA-L). */
 unsigned Crc32(const char *p, std::size_t n);
 
 }  // namespace chi::mainjob
