@@ -161,6 +161,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  process queue: {sum(st['queue_depths'])} tasks waiting in {len(st['queue_depths'])} lanes")
         for p in st["pools"]:
             print(f"  pool {p['id']:>4}  {p['name']:<24} {p['module']}")
+        for m in st["modules"]:
+            print(f"  module {m['name']:<30} {m['path']}")
     return 0
 
 

@@ -68,8 +68,11 @@ class Client:
         """Runtime facts: ``port``, ``pid``, ``num_workers``, ``state``
         ('starting'/'running'/'stopping'), ``tasks_completed`` (one count per
         worker, since start), ``queue_depths`` (tasks waiting in each lane of
-        the process queue) and ``pools`` (dicts with ``id``, ``name``,
-        ``module``). Raises RuntimeUnavailableError."""
+        the process queue), ``pools`` (dicts with ``id``, ``name``,
+        ``module``: its qualified name, e.g. "chimaera::compressor"),
+        ``modules`` (dicts with ``name``, qualified, and ``path``, the library
+        it was loaded from), ``node_id``, ``host`` and ``segment``. Raises
+        RuntimeUnavailableError."""
         self._check()
         return dict(_core.status())
 
@@ -182,7 +185,8 @@ def _node(node: int | None) -> int:
 
 def _pool_class(module: str) -> type:
     from .modules import BdevPool, CompressorPool  # noqa: PLC0415 - avoids an import cycle
-    return {"compressor": CompressorPool, "bdev": BdevPool}.get(module, Pool)
+    bare = module.split("::")[-1] if module.startswith("chimaera::") else module
+    return {"compressor": CompressorPool, "bdev": BdevPool}.get(bare, Pool)
 
 
 def connect(port: int | None = None, host: str | None = None) -> Client:

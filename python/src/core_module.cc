@@ -377,6 +377,19 @@ py::dict Status() {
     pl.append(e);
   }
   d["pools"] = pl;
+  std::vector<chimaera::admin::Client::ModuleDesc> mods;
+  {
+    py::gil_scoped_release nogil;
+    mods = chimaera::admin::Client().ListModules(ipc::MemContext(), DomainQuery::GetLocalHash(0));
+  }
+  py::list ml;
+  for (const auto &m : mods) {
+    py::dict e;
+    e["name"] = m.name;
+    e["path"] = m.path;
+    ml.append(e);
+  }
+  d["modules"] = ml;
   return d;
 }
 

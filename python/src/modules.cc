@@ -317,7 +317,11 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
         while (next < n && count < window && !interrupted && !failure) {
           const View &v = *views[next];
           u64 cap = compress ? cz::CompressBound(codec, v.size()) : sizes[next];
-          auto t = SubmitCodec<cz::CompressTask>(pool, method, codec, level, v.data(), v.size(), cap);
+          // The task type of the method (the dispatch checks it): Compress
+          // and Decompress tasks share a layout, not a type.
+          ipc::FullPtr<T> t =
+              compress ? ipc::FullPtr<T>(SubmitCodec<cz::CompressTask>(pool, method, codec, level, v.data(), v.size(), cap))
+                       : ipc::FullPtr<T>(SubmitCodec<cz::DecompressTask>(pool, method, codec, level, v.data(), v.size(), cap));
           if (t.IsNull()) {
             if (count == 0) {
               no_memory = true;
@@ -325,7 +329,7 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
             }
             break;  // retry once an in-flight task freed its buffers
           }
-          ring[(head + count) % window] = Slot{ipc::FullPtr<T>(t), next};
+          ring[(head + count) % window] = Slot{t, next};
           ++count;
           ++next;
         }

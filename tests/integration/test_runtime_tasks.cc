@@ -63,6 +63,35 @@ TEST_F(RuntimeTasks, UnsupportedMethod) {
   ExpectTaskError(chi::kTaskUnsupportedMethod, "99", [&] { c.Call(99, 0); });
 }
 
+// Dispatch checks the task's type before it casts (DESIGN.md §5): a method
+// id valid for the pool's module, on a task of another module, completes
+// with kTaskUnsupportedMethod naming both types. (Before, small_message's
+// method 10 on a compressor pool ran Compress on an MdTask, reading and
+// writing past its end; a WorkTask on a bdev pool ran Allocate.)
+TEST_F(RuntimeTasks, TaskOfAnotherTypeIsRefusedNotCast) {
+  auto *ipc = CHI_IPC_MANAGER;
+  chimaera::admin::Client admin;
+  const chi::PoolId zip = admin.CreatePool(chi::ipc::MemContext(), chi::DomainQuery::GetLocalHash(0), "zip", "compressor");
+  const chi::PoolId dev = admin.CreatePool(chi::ipc::MemContext(), chi::DomainQuery::GetLocalHash(0), "dev", "bdev",
+                                           "ram,size=1m");
+  for (chi::PoolId pool : {zip, dev}) {
+    for (chi::u32 method : {10u, 11u}) {
+      // A worktest task (IN/OUT u64s) under the other module's method ids.
+      auto t = ipc->NewTask<WorkTask>(chi::ipc::MemContext(), ipc->NewTaskNode(), pool,
+                                      chi::DomainQuery::GetLocalHash(0), method, 7);
+      ipc->Enqueue(t);
+      t->Wait();
+      EXPECT_EQ(t->return_code_, chi::kTaskUnsupportedMethod) << t->error_.str();
+      EXPECT_NE(t->error_.str().find("and this task is of another type"), std::string::npos) << t->error_.str();
+      EXPECT_EQ(t->out_, 0u);  // nothing ran on it
+      ipc->DelTask(t);
+    }
+  }
+  Client probe;
+  probe.Create("after_wrong_types");
+  EXPECT_EQ(probe.Call(Method::kEcho, 21), 42u);
+}
+
 TEST_F(RuntimeTasks, UnknownPool) {
   Client c;
   c.pool_id_ = chi::PoolId(3999);

@@ -90,8 +90,12 @@ def test_generated_shape(tmp_path):
     assert "namespace example::mymod {" in methods
     assert "static constexpr chi::u32 kCompress = 10;" in methods
     assert "kNodeFailure =" not in methods  # -1: not supported, not declared
-    assert "case Method::kCompress: Compress(chi::ipc::FullPtr<CompressTask>(task), rctx); return;" in lib
-    assert "case Method::kCreate: Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;" in lib
+    # Every case checks the task's type before it casts (DESIGN.md §5).
+    assert ("case Method::kCompress:\n      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) "
+            "{ WrongTaskType(task, method, \"CompressTask\"); return; }\n"
+            "      Compress(chi::ipc::FullPtr<CompressTask>(task), rctx); return;") in lib
+    assert "Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;" in lib
+    assert 'static constexpr const char *kChiRepoNamespace = "example";' in lib
     assert "MonitorPack(mode, chi::ipc::FullPtr<PackTask2>(task), rctx)" in lib
     assert "DelTask(chi::ipc::FullPtr<PackTask2>(task))" in lib
     assert "kTaskUnsupportedMethod" in lib

@@ -123,7 +123,10 @@ def test_status_lists_pools_and_queue_depths(runtime):
     st = client.status()
     names = {p["name"]: p for p in st["pools"]}
     assert "admin" in before and "status_probe" not in before
-    assert names["status_probe"]["module"] == "small_message"
+    assert names["status_probe"]["module"] == "chimaera::small_message"  # resolved to its qualified name
+    modules = {m["name"]: m["path"] for m in st["modules"]}
+    for m in ("chimaera::admin", "chimaera::small_message", "chimaera::compressor", "chimaera::bdev"):
+        assert modules[m].endswith(".so"), modules
     assert names["status_probe"]["id"] == pool.id
     assert st["queue_depths"] and all(isinstance(d, int) and d >= 0 for d in st["queue_depths"])
     pool.destroy()

@@ -185,6 +185,22 @@ def test_too_big_for_shm(zip_pool):
         zip_pool.decompress(b"x", 1 << 40)
 
 
+def test_method_of_another_module_is_refused_not_run(rt):
+    # small_message's md (method 10) on a compressor pool (whose method 10 is
+    # Compress) or a bdev pool (Allocate): the task is not of their type.
+    for module, args in (("compressor", ""), ("bdev", "ram,size=1m")):
+        p = rt.create_pool(f"{module}{next(_names)}", module, args)
+        try:
+            with pytest.raises(TaskError) as ei:
+                p.md()
+            assert ei.value.code == TaskErrorCode.UNSUPPORTED_METHOD
+            assert "of another type" in ei.value.message
+            f = p.md_async()
+            assert f.exception(timeout=5).code == TaskErrorCode.UNSUPPORTED_METHOD
+        finally:
+            p.destroy()
+
+
 def test_wrong_module_method(rt):
     p = rt.create_pool(f"sm{next(_names)}", "small_message")
     try:

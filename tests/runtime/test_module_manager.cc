@@ -183,7 +183,7 @@ TEST_F(ModuleManagerTest, ExtraDirsComeBeforeChiRepoPathAndFirstFoundWins) {
   EXPECT_EQ(fs::path(mm.Find("test_good")->path_), fs::path(winner));
   const std::string log = LogText();
   SCOPED_TRACE(log);
-  EXPECT_NE(log.find("[info] module scan: skipping " + loser + ": duplicate module 'test_good' (already loaded from " +
+  EXPECT_NE(log.find("[warning] module scan: skipping " + loser + ": a second module 'test_good' (already loaded from " +
                      winner),
             std::string::npos);
   EXPECT_EQ(CountOccurrences(log, loser), 1u);
@@ -258,3 +258,36 @@ TEST_F(ModuleManagerTest, MissingExtraDirIsSkipped) {
 }
 
 }  // namespace
+
+// Seed 004's [REPO_NAME]:[MOD_NAME]: two repos that each ship a module
+// "kvstore" both load, each under its qualified name; the bare name is then
+// ambiguous and names both; a qualified name finds its own library.
+TEST_F(ModuleManagerTest, SameBareNameInTwoReposBothLoadUnderQualifiedNames) {
+  TempDir dir;
+  const std::string a = dir.AddModule(CHI_TEST_REPO_A_MODULE);
+  const std::string b = dir.AddModule(CHI_TEST_REPO_B_MODULE);
+  chi::ModuleManager mm;
+  EXPECT_EQ(mm.ScanAndLoad({dir.Str()}), 2u);
+  EXPECT_EQ(mm.ModuleNames(), (std::vector<std::string>{"repo_a::kvstore", "repo_b::kvstore"}));
+  ASSERT_NE(mm.Find("repo_a::kvstore"), nullptr);
+  EXPECT_EQ(fs::path(mm.Find("repo_a::kvstore")->path_), fs::path(a));
+  EXPECT_EQ(fs::path(mm.Find("repo_b::kvstore")->path_), fs::path(b));
+  EXPECT_EQ(mm.Find("repo_b::kvstore")->name_, "kvstore");
+  EXPECT_EQ(mm.Find("repo_b::kvstore")->namespace_, "repo_b");
+  std::string error;
+  EXPECT_EQ(mm.Find("kvstore", &error), nullptr);
+  EXPECT_EQ(error, "module name 'kvstore' is ambiguous: repo_a::kvstore (" + a + "), repo_b::kvstore (" + b +
+                       "); use the qualified name");
+  try {
+    delete mm.CreateContainer("kvstore", chi::PoolId(5), "p");
+    ADD_FAILURE() << "an ambiguous bare name made a container";
+  } catch (const std::runtime_error &e) {
+    EXPECT_EQ(std::string(e.what()), error);
+  }
+  std::unique_ptr<chi::Container> c(mm.CreateContainer("repo_b::kvstore", chi::PoolId(5), "p"));
+  EXPECT_EQ(c->pool_name_, "p");
+  // A bare name that only one module has still works.
+  EXPECT_EQ(mm.Find("repo_c::kvstore", &error), nullptr);
+  EXPECT_NE(error.find("unknown module 'repo_c::kvstore' (loaded: repo_a::kvstore, repo_b::kvstore)"), std::string::npos)
+      << error;
+}

@@ -1,6 +1,19 @@
 #include "chimaera/core/task_error.h"
 
+#include "chimaera/core/task.h"
+
 namespace chi {
+
+u64 TaskTypeIdOf(const char *mangled_name, std::size_t size) noexcept {
+  u64 h = 1469598103934665603ull;
+  for (const char *p = mangled_name; *p; ++p) {
+    h ^= static_cast<unsigned char>(*p);
+    h *= 1099511628211ull;
+  }
+  h ^= size;
+  h *= 1099511628211ull;
+  return h ? h : 1;
+}
 
 const char *TaskErrorName(i32 code) noexcept {
   switch (code) {

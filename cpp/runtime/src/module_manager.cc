@@ -182,32 +182,52 @@ void ModuleManager::TryLoad(const std::string &path, DirKind kind) {
     return;
   }
   info.name_ = name;
-  if (const ModuleInfo *first = Find(info.name_); first != nullptr) {
-    Log().info("module scan: skipping {}: duplicate module '{}' (already loaded from {}; first found wins)",
-               path, info.name_, first->path_);
+  auto get_namespace = reinterpret_cast<get_module_namespace_t>(dlsym(raw, "get_module_namespace"));
+  const char *ns = get_namespace != nullptr ? get_namespace() : nullptr;
+  info.namespace_ = ns != nullptr ? ns : "";
+  info.qualified_ = info.namespace_.empty() ? info.name_ : info.namespace_ + "::" + info.name_;
+  if (auto it = modules_.find(info.qualified_); it != modules_.end()) {
+    Log().warn("module scan: skipping {}: a second module '{}' (already loaded from {}; first found wins)", path,
+               info.qualified_, it->second.path_);
     return;
   }
   info.handle_ = handle.Release();
-  Log().info("module scan: loaded module '{}' from {}", info.name_, path);
-  modules_.emplace(info.name_, std::move(info));
+  Log().info("module scan: loaded module '{}' from {}", info.qualified_, path);
+  by_bare_name_[info.name_].push_back(info.qualified_);
+  modules_.emplace(info.qualified_, std::move(info));
   ++loaded_this_scan_;
 }
 
-const ModuleInfo *ModuleManager::Find(const std::string &name) const {
-  auto it = modules_.find(name);
-  return it == modules_.end() ? nullptr : &it->second;
+const ModuleInfo *ModuleManager::Find(const std::string &name, std::string *error) const {
+  if (auto it = modules_.find(name); it != modules_.end()) return &it->second;
+  if (auto b = by_bare_name_.find(name); b != by_bare_name_.end() && name.find("::") == std::string::npos) {
+    if (b->second.size() == 1) return &modules_.at(b->second[0]);
+    if (error != nullptr) {
+      std::string which;
+      for (const std::string &q : b->second) which += (which.empty() ? "" : ", ") + q + " (" + modules_.at(q).path_ + ")";
+      *error = "module name '" + name + "' is ambiguous: " + which + "; use the qualified name";
+    }
+    return nullptr;
+  }
+  if (error != nullptr) {
+    std::string loaded;
+    for (const auto &[n, unused] : modules_) loaded += (loaded.empty() ? "" : ", ") + n;
+    *error = "unknown module '" + name + "' (loaded: " + (loaded.empty() ? "none" : loaded) + ")";
+  }
+  return nullptr;
+}
+
+std::vector<const ModuleInfo *> ModuleManager::Modules() const {
+  std::vector<const ModuleInfo *> out;
+  for (const auto &[q, info] : modules_) out.push_back(&info);
+  return out;
 }
 
 Container *ModuleManager::CreateContainer(const std::string &name, const PoolId &pool_id,
                                           const std::string &pool_name) const {
-  const ModuleInfo *info = Find(name);
-  if (info == nullptr) {
-    std::string loaded;
-    for (const auto &[n, unused] : modules_) {
-      loaded += (loaded.empty() ? "" : ", ") + n;
-    }
-    throw std::runtime_error("unknown module '" + name + "' (loaded: " + (loaded.empty() ? "none" : loaded) + ")");
-  }
+  std::string error;
+  const ModuleInfo *info = Find(name, &error);
+  if (info == nullptr) throw std::runtime_error(error);
   Container *container = info->new_state_(&pool_id, pool_name.c_str());
   if (container == nullptr) {
     throw std::runtime_error("module '" + name + "' (" + info->path_ + "): new_state returned null for pool '" +

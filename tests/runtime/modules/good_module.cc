@@ -15,6 +15,9 @@ namespace chi_test {
 
 class GoodContainer : public chi::Container {
  public:
+#ifdef CHI_TEST_MODULE_NS
+  static constexpr const char *kChiRepoNamespace = CHI_TEST_MODULE_NS;  // as a generated lib_exec.h has it
+#endif
   void Run(chi::u32, chi::ipc::FullPtr<chi::Task>, chi::RunContext &) override {}
   void Monitor(chi::MonitorModeId, chi::u32, chi::ipc::FullPtr<chi::Task>, chi::RunContext &) override {}
   void Del(const chi::ipc::MemContext &, chi::u32, chi::ipc::FullPtr<chi::Task>) override {}

@@ -6,43 +6,103 @@
  * #included inside `class Runtime : public chi::Container` (after `public:`);
  * the Runtime defines X(FullPtr<XTask>, RunContext&) and
  * MonitorX(MonitorModeId, FullPtr<XTask>, RunContext&) for every method kX.
+ * Every case first checks the task's type identity (Task::type_id_): a task
+ * of another type completes with kTaskUnsupportedMethod and is never cast.
  */
+
+/** The module's repo-qualified name (seed 004 [REPO_NAME]:[MOD_NAME]), as
+ * CHI_TASK_CC exports it. */
+static constexpr const char *kChiRepoNamespace = "chimaera";
+static constexpr const char *kChiModuleName = "admin";
+
+/** A task whose type is not `expected`'s: fail it, naming both sides. */
+void WrongTaskType(chi::ipc::FullPtr<chi::Task> task, chi::u32 method, const char *expected) {
+  task->SetError(chi::kTaskUnsupportedMethod,
+                 "pool '" + pool_name_ + "' (module chimaera::admin) method " + std::to_string(method) +
+                     " takes a chimaera::admin::" + expected +
+                     ", and this task is of another type (a method of another module?)");
+}
 
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kCreatePool: CreatePool(chi::ipc::FullPtr<CreatePoolTask>(task), rctx); return;
-    case Method::kDestroyPool: DestroyPool(chi::ipc::FullPtr<DestroyPoolTask>(task), rctx); return;
-    case Method::kStopRuntime: StopRuntime(chi::ipc::FullPtr<StopRuntimeTask>(task), rctx); return;
-    case Method::kListPools: ListPools(chi::ipc::FullPtr<ListPoolsTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { WrongTaskType(task, method, "CreateTask"); return; }
+      Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { WrongTaskType(task, method, "DestroyTask"); return; }
+      Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kCreatePool:
+      if (!chi::IsTaskOfType<CreatePoolTask>(task.ptr_)) { WrongTaskType(task, method, "CreatePoolTask"); return; }
+      CreatePool(chi::ipc::FullPtr<CreatePoolTask>(task), rctx); return;
+    case Method::kDestroyPool:
+      if (!chi::IsTaskOfType<DestroyPoolTask>(task.ptr_)) { WrongTaskType(task, method, "DestroyPoolTask"); return; }
+      DestroyPool(chi::ipc::FullPtr<DestroyPoolTask>(task), rctx); return;
+    case Method::kStopRuntime:
+      if (!chi::IsTaskOfType<StopRuntimeTask>(task.ptr_)) { WrongTaskType(task, method, "StopRuntimeTask"); return; }
+      StopRuntime(chi::ipc::FullPtr<StopRuntimeTask>(task), rctx); return;
+    case Method::kListPools:
+      if (!chi::IsTaskOfType<ListPoolsTask>(task.ptr_)) { WrongTaskType(task, method, "ListPoolsTask"); return; }
+      ListPools(chi::ipc::FullPtr<ListPoolsTask>(task), rctx); return;
+    case Method::kListModules:
+      if (!chi::IsTaskOfType<ListModulesTask>(task.ptr_)) { WrongTaskType(task, method, "ListModulesTask"); return; }
+      ListModules(chi::ipc::FullPtr<ListModulesTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "admin has no method " + std::to_string(method)); return;
   }
 }
 
-// An unknown id picks no lane: the worker falls back to a lane by hash and
-// Run then fails the task with kTaskUnsupportedMethod.
+// An unknown id or a task of another type picks no lane: the worker falls
+// back to a lane by hash and Run then fails the task with kTaskUnsupportedMethod.
 void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Task> task,
              chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kCreatePool: MonitorCreatePool(mode, chi::ipc::FullPtr<CreatePoolTask>(task), rctx); return;
-    case Method::kDestroyPool: MonitorDestroyPool(mode, chi::ipc::FullPtr<DestroyPoolTask>(task), rctx); return;
-    case Method::kStopRuntime: MonitorStopRuntime(mode, chi::ipc::FullPtr<StopRuntimeTask>(task), rctx); return;
-    case Method::kListPools: MonitorListPools(mode, chi::ipc::FullPtr<ListPoolsTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) {  return; }
+      MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) {  return; }
+      MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kCreatePool:
+      if (!chi::IsTaskOfType<CreatePoolTask>(task.ptr_)) {  return; }
+      MonitorCreatePool(mode, chi::ipc::FullPtr<CreatePoolTask>(task), rctx); return;
+    case Method::kDestroyPool:
+      if (!chi::IsTaskOfType<DestroyPoolTask>(task.ptr_)) {  return; }
+      MonitorDestroyPool(mode, chi::ipc::FullPtr<DestroyPoolTask>(task), rctx); return;
+    case Method::kStopRuntime:
+      if (!chi::IsTaskOfType<StopRuntimeTask>(task.ptr_)) {  return; }
+      MonitorStopRuntime(mode, chi::ipc::FullPtr<StopRuntimeTask>(task), rctx); return;
+    case Method::kListPools:
+      if (!chi::IsTaskOfType<ListPoolsTask>(task.ptr_)) {  return; }
+      MonitorListPools(mode, chi::ipc::FullPtr<ListPoolsTask>(task), rctx); return;
+    case Method::kListModules:
+      if (!chi::IsTaskOfType<ListModulesTask>(task.ptr_)) {  return; }
+      MonitorListModules(mode, chi::ipc::FullPtr<ListModulesTask>(task), rctx); return;
     default: return;
   }
 }
 
 void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCreatePool: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreatePoolTask>(task)); return;
-    case Method::kDestroyPool: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
-    case Method::kStopRuntime: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
-    case Method::kListPools: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCreatePool:
+      if (!chi::IsTaskOfType<CreatePoolTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreatePoolTask>(task)); return;
+    case Method::kDestroyPool:
+      if (!chi::IsTaskOfType<DestroyPoolTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
+    case Method::kStopRuntime:
+      if (!chi::IsTaskOfType<StopRuntimeTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools:
+      if (!chi::IsTaskOfType<ListPoolsTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kListModules:
+      if (!chi::IsTaskOfType<ListModulesTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ListModulesTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -51,12 +111,27 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
 // and calls the concrete task's SerializeIn / SerializeOut.
 void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCreatePool: ar.SaveTaskIn(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
-    case Method::kDestroyPool: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
-    case Method::kStopRuntime: ar.SaveTaskIn(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
-    case Method::kListPools: ar.SaveTaskIn(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCreatePool:
+      if (!chi::IsTaskOfType<CreatePoolTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a CreatePoolTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
+    case Method::kDestroyPool:
+      if (!chi::IsTaskOfType<DestroyPoolTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a DestroyPoolTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
+    case Method::kStopRuntime:
+      if (!chi::IsTaskOfType<StopRuntimeTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a StopRuntimeTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools:
+      if (!chi::IsTaskOfType<ListPoolsTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a ListPoolsTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kListModules:
+      if (!chi::IsTaskOfType<ListModulesTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a ListModulesTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<ListModulesTask>(task)); return;
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
   }
 }
@@ -69,30 +144,61 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
     case Method::kDestroyPool: return LoadTaskIn<DestroyPoolTask>(ar);
     case Method::kStopRuntime: return LoadTaskIn<StopRuntimeTask>(ar);
     case Method::kListPools: return LoadTaskIn<ListPoolsTask>(ar);
+    case Method::kListModules: return LoadTaskIn<ListModulesTask>(ar);
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method));
   }
 }
 
 void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCreatePool: ar.SaveTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
-    case Method::kDestroyPool: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
-    case Method::kStopRuntime: ar.SaveTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
-    case Method::kListPools: ar.SaveTaskOut(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCreatePool:
+      if (!chi::IsTaskOfType<CreatePoolTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a CreatePoolTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
+    case Method::kDestroyPool:
+      if (!chi::IsTaskOfType<DestroyPoolTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a DestroyPoolTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
+    case Method::kStopRuntime:
+      if (!chi::IsTaskOfType<StopRuntimeTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a StopRuntimeTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools:
+      if (!chi::IsTaskOfType<ListPoolsTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a ListPoolsTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kListModules:
+      if (!chi::IsTaskOfType<ListModulesTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a ListModulesTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<ListModulesTask>(task)); return;
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
   }
 }
 
 void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCreatePool: ar.LoadTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
-    case Method::kDestroyPool: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
-    case Method::kStopRuntime: ar.LoadTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
-    case Method::kListPools: ar.LoadTaskOut(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCreatePool:
+      if (!chi::IsTaskOfType<CreatePoolTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a CreatePoolTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<CreatePoolTask>(task)); return;
+    case Method::kDestroyPool:
+      if (!chi::IsTaskOfType<DestroyPoolTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a DestroyPoolTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyPoolTask>(task)); return;
+    case Method::kStopRuntime:
+      if (!chi::IsTaskOfType<StopRuntimeTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a StopRuntimeTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<StopRuntimeTask>(task)); return;
+    case Method::kListPools:
+      if (!chi::IsTaskOfType<ListPoolsTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a ListPoolsTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<ListPoolsTask>(task)); return;
+    case Method::kListModules:
+      if (!chi::IsTaskOfType<ListModulesTask>(task.ptr_)) { throw chi::ArchiveError("admin method " + std::to_string(method) + " takes a ListModulesTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<ListModulesTask>(task)); return;
     default: throw chi::ArchiveError("admin has no method " + std::to_string(method)); return;
   }
 }

@@ -15,6 +15,7 @@ struct Method {
   static constexpr chi::u32 kDestroyPool = 11;
   static constexpr chi::u32 kStopRuntime = 12;
   static constexpr chi::u32 kListPools = 13;
+  static constexpr chi::u32 kListModules = 14;
   // Inherited methods not supported (-1 or not listed): kNodeFailure, kRecover, kMigrate, kUpgrade
 };
 

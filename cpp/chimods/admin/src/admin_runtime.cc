@@ -38,9 +38,16 @@ class Runtime : public chi::Container {
       task->SetError(chi::kTaskPoolExists, "a pool named '" + name + "' already exists");
       return;
     }
+    // A qualified name, or a bare one that only one loaded module has.
+    std::string unknown;
+    const chi::ModuleInfo *info = rt->Modules().Find(mod, &unknown);
+    if (info == nullptr) {
+      task->SetError(chi::kTaskUnknownModule, unknown);
+      return;
+    }
     std::unique_ptr<chi::Container> c;
     try {
-      c.reset(rt->Modules().CreateContainer(mod, task->pool_id_, name));
+      c.reset(rt->Modules().CreateContainer(info->qualified_, task->pool_id_, name));
     } catch (const std::exception &e) {
       task->SetError(chi::kTaskUnknownModule, e.what());
       return;
@@ -62,7 +69,7 @@ class Runtime : public chi::Container {
       return;
     }
     std::string err;
-    chi::PoolId id = rt->Pools().Register(name, mod, task->pool_id_, std::move(c), &err);
+    chi::PoolId id = rt->Pools().Register(name, info->qualified_, task->pool_id_, std::move(c), &err);
     if (id.IsNull()) {
       task->SetError(chi::kTaskPoolExists, err);
       return;
@@ -107,6 +114,15 @@ class Runtime : public chi::Container {
     task->pools_ = text;
   }
   void MonitorListPools(chi::MonitorModeId mode, chi::ipc::FullPtr<ListPoolsTask> task, chi::RunContext &rctx) {
+    DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
+  }
+
+  void ListModules(chi::ipc::FullPtr<ListModulesTask> task, chi::RunContext &) {
+    std::string text;
+    for (const chi::ModuleInfo *m : CHI_RUNTIME->Modules().Modules()) text += m->qualified_ + "\t" + m->path_ + "\n";
+    task->modules_ = text;
+  }
+  void MonitorListModules(chi::MonitorModeId mode, chi::ipc::FullPtr<ListModulesTask> task, chi::RunContext &rctx) {
     DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);
   }
 

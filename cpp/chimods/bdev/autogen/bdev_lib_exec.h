@@ -6,43 +6,94 @@
  * #included inside `class Runtime : public chi::Container` (after `public:`);
  * the Runtime defines X(FullPtr<XTask>, RunContext&) and
  * MonitorX(MonitorModeId, FullPtr<XTask>, RunContext&) for every method kX.
+ * Every case first checks the task's type identity (Task::type_id_): a task
+ * of another type completes with kTaskUnsupportedMethod and is never cast.
  */
+
+/** The module's repo-qualified name (seed 004 [REPO_NAME]:[MOD_NAME]), as
+ * CHI_TASK_CC exports it. */
+static constexpr const char *kChiRepoNamespace = "chimaera";
+static constexpr const char *kChiModuleName = "bdev";
+
+/** A task whose type is not `expected`'s: fail it, naming both sides. */
+void WrongTaskType(chi::ipc::FullPtr<chi::Task> task, chi::u32 method, const char *expected) {
+  task->SetError(chi::kTaskUnsupportedMethod,
+                 "pool '" + pool_name_ + "' (module chimaera::bdev) method " + std::to_string(method) +
+                     " takes a chimaera::bdev::" + expected +
+                     ", and this task is of another type (a method of another module?)");
+}
 
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kAllocate: Allocate(chi::ipc::FullPtr<AllocateTask>(task), rctx); return;
-    case Method::kFree: Free(chi::ipc::FullPtr<FreeTask>(task), rctx); return;
-    case Method::kWrite: Write(chi::ipc::FullPtr<WriteTask>(task), rctx); return;
-    case Method::kRead: Read(chi::ipc::FullPtr<ReadTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { WrongTaskType(task, method, "CreateTask"); return; }
+      Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { WrongTaskType(task, method, "DestroyTask"); return; }
+      Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kAllocate:
+      if (!chi::IsTaskOfType<AllocateTask>(task.ptr_)) { WrongTaskType(task, method, "AllocateTask"); return; }
+      Allocate(chi::ipc::FullPtr<AllocateTask>(task), rctx); return;
+    case Method::kFree:
+      if (!chi::IsTaskOfType<FreeTask>(task.ptr_)) { WrongTaskType(task, method, "FreeTask"); return; }
+      Free(chi::ipc::FullPtr<FreeTask>(task), rctx); return;
+    case Method::kWrite:
+      if (!chi::IsTaskOfType<WriteTask>(task.ptr_)) { WrongTaskType(task, method, "WriteTask"); return; }
+      Write(chi::ipc::FullPtr<WriteTask>(task), rctx); return;
+    case Method::kRead:
+      if (!chi::IsTaskOfType<ReadTask>(task.ptr_)) { WrongTaskType(task, method, "ReadTask"); return; }
+      Read(chi::ipc::FullPtr<ReadTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "bdev has no method " + std::to_string(method)); return;
   }
 }
 
-// An unknown id picks no lane: the worker falls back to a lane by hash and
-// Run then fails the task with kTaskUnsupportedMethod.
+// An unknown id or a task of another type picks no lane: the worker falls
+// back to a lane by hash and Run then fails the task with kTaskUnsupportedMethod.
 void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Task> task,
              chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kAllocate: MonitorAllocate(mode, chi::ipc::FullPtr<AllocateTask>(task), rctx); return;
-    case Method::kFree: MonitorFree(mode, chi::ipc::FullPtr<FreeTask>(task), rctx); return;
-    case Method::kWrite: MonitorWrite(mode, chi::ipc::FullPtr<WriteTask>(task), rctx); return;
-    case Method::kRead: MonitorRead(mode, chi::ipc::FullPtr<ReadTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) {  return; }
+      MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) {  return; }
+      MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kAllocate:
+      if (!chi::IsTaskOfType<AllocateTask>(task.ptr_)) {  return; }
+      MonitorAllocate(mode, chi::ipc::FullPtr<AllocateTask>(task), rctx); return;
+    case Method::kFree:
+      if (!chi::IsTaskOfType<FreeTask>(task.ptr_)) {  return; }
+      MonitorFree(mode, chi::ipc::FullPtr<FreeTask>(task), rctx); return;
+    case Method::kWrite:
+      if (!chi::IsTaskOfType<WriteTask>(task.ptr_)) {  return; }
+      MonitorWrite(mode, chi::ipc::FullPtr<WriteTask>(task), rctx); return;
+    case Method::kRead:
+      if (!chi::IsTaskOfType<ReadTask>(task.ptr_)) {  return; }
+      MonitorRead(mode, chi::ipc::FullPtr<ReadTask>(task), rctx); return;
     default: return;
   }
 }
 
 void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kAllocate: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<AllocateTask>(task)); return;
-    case Method::kFree: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<FreeTask>(task)); return;
-    case Method::kWrite: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WriteTask>(task)); return;
-    case Method::kRead: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ReadTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kAllocate:
+      if (!chi::IsTaskOfType<AllocateTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<AllocateTask>(task)); return;
+    case Method::kFree:
+      if (!chi::IsTaskOfType<FreeTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<FreeTask>(task)); return;
+    case Method::kWrite:
+      if (!chi::IsTaskOfType<WriteTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WriteTask>(task)); return;
+    case Method::kRead:
+      if (!chi::IsTaskOfType<ReadTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ReadTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -51,12 +102,24 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
 // and calls the concrete task's SerializeIn / SerializeOut.
 void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kAllocate: ar.SaveTaskIn(*chi::ipc::FullPtr<AllocateTask>(task)); return;
-    case Method::kFree: ar.SaveTaskIn(*chi::ipc::FullPtr<FreeTask>(task)); return;
-    case Method::kWrite: ar.SaveTaskIn(*chi::ipc::FullPtr<WriteTask>(task)); return;
-    case Method::kRead: ar.SaveTaskIn(*chi::ipc::FullPtr<ReadTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kAllocate:
+      if (!chi::IsTaskOfType<AllocateTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a AllocateTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<AllocateTask>(task)); return;
+    case Method::kFree:
+      if (!chi::IsTaskOfType<FreeTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a FreeTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<FreeTask>(task)); return;
+    case Method::kWrite:
+      if (!chi::IsTaskOfType<WriteTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a WriteTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WriteTask>(task)); return;
+    case Method::kRead:
+      if (!chi::IsTaskOfType<ReadTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a ReadTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<ReadTask>(task)); return;
     default: throw chi::ArchiveError("bdev has no method " + std::to_string(method)); return;
   }
 }
@@ -75,24 +138,48 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
 
 void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kAllocate: ar.SaveTaskOut(*chi::ipc::FullPtr<AllocateTask>(task)); return;
-    case Method::kFree: ar.SaveTaskOut(*chi::ipc::FullPtr<FreeTask>(task)); return;
-    case Method::kWrite: ar.SaveTaskOut(*chi::ipc::FullPtr<WriteTask>(task)); return;
-    case Method::kRead: ar.SaveTaskOut(*chi::ipc::FullPtr<ReadTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kAllocate:
+      if (!chi::IsTaskOfType<AllocateTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a AllocateTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<AllocateTask>(task)); return;
+    case Method::kFree:
+      if (!chi::IsTaskOfType<FreeTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a FreeTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<FreeTask>(task)); return;
+    case Method::kWrite:
+      if (!chi::IsTaskOfType<WriteTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a WriteTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WriteTask>(task)); return;
+    case Method::kRead:
+      if (!chi::IsTaskOfType<ReadTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a ReadTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<ReadTask>(task)); return;
     default: throw chi::ArchiveError("bdev has no method " + std::to_string(method)); return;
   }
 }
 
 void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kAllocate: ar.LoadTaskOut(*chi::ipc::FullPtr<AllocateTask>(task)); return;
-    case Method::kFree: ar.LoadTaskOut(*chi::ipc::FullPtr<FreeTask>(task)); return;
-    case Method::kWrite: ar.LoadTaskOut(*chi::ipc::FullPtr<WriteTask>(task)); return;
-    case Method::kRead: ar.LoadTaskOut(*chi::ipc::FullPtr<ReadTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kAllocate:
+      if (!chi::IsTaskOfType<AllocateTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a AllocateTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<AllocateTask>(task)); return;
+    case Method::kFree:
+      if (!chi::IsTaskOfType<FreeTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a FreeTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<FreeTask>(task)); return;
+    case Method::kWrite:
+      if (!chi::IsTaskOfType<WriteTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a WriteTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WriteTask>(task)); return;
+    case Method::kRead:
+      if (!chi::IsTaskOfType<ReadTask>(task.ptr_)) { throw chi::ArchiveError("bdev method " + std::to_string(method) + " takes a ReadTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<ReadTask>(task)); return;
     default: throw chi::ArchiveError("bdev has no method " + std::to_string(method)); return;
   }
 }

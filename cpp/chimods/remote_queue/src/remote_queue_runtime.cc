@@ -95,7 +95,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
       chi::TaskOutputArchiveIN ar;
       ar.SetBulkOut(&bulk);
       c->SaveIn(task->method_, ar, task);
-      frames = MakePayload(RequestHeader(task->pool_, task->method_), ar.Bytes(), bulk);
+      frames = MakePayload(RequestHeader(task->pool_, task->method_, task->type_id_), ar.Bytes(), bulk);
     } catch (const std::exception &e) {
       CHI_RUNTIME->FailTask(task, chi::kTaskBadArgument,
                             "cannot send the task to " + NodeName(node) + ": serializing it failed: " + e.what());
@@ -160,11 +160,12 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
   // ---- net::TransportHandler (network thread) ----------------------------------
   void OnRequest(const net::RequestOrigin &origin, net::ReceivedPayload payload) override {
     chi::Runtime *rt = CHI_RUNTIME;
-    if (payload.bytes.size() < kRemoteHeaderBytes)
+    if (payload.bytes.size() < kRemoteRequestHeaderBytes)
       return ReplyError(origin, chi::kTaskBadArgument, "malformed request (no task header)");
     const auto *h = reinterpret_cast<const chi::u8 *>(payload.bytes.data());
     const chi::PoolId pool(net::GetU64(h));
     const chi::u32 method = net::GetU32(h + 8);
+    const chi::u64 type_id = net::GetU64(h + 16);
     if (rt->Shared().state_.load(std::memory_order_acquire) != chi::kRuntimeRunning)
       return ReplyError(origin, chi::kTaskRuntimeStopping, "the runtime is stopping");
     chi::Container *c = rt->Pools().GetContainer(pool);
@@ -173,7 +174,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     chi::ipc::FullPtr<chi::Task> task;
     std::vector<chi::ipc::Pointer> buffers;
     try {
-      const std::string_view bytes = payload.bytes.substr(kRemoteHeaderBytes);
+      const std::string_view bytes = payload.bytes.substr(kRemoteRequestHeaderBytes);
       chi::TaskInputArchiveIN ar(bytes, CHI_IPC_MANAGER->GetAllocator());
       ar.SetBulkIn(bulk);
       ar.SetMaxExposeBytes(max_expose_bytes_);
@@ -182,6 +183,17 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
       if (ar.BulkSegmentsUsed() != bulk.size() || task->pool_ != pool || task->method_ != method) {
         FreeRebuilt(c, method, task, buffers);
         return ReplyError(origin, chi::kTaskBadArgument, "malformed request (task bytes disagree with its header)");
+      }
+      // The origin's task and the one this node's module rebuilt for the
+      // method must be one type (same name and size): else the two nodes
+      // run different builds of the module, or the task was not this
+      // method's type to begin with.
+      if (task->type_id_ != type_id) {
+        FreeRebuilt(c, method, task, buffers);
+        return ReplyError(origin, chi::kTaskUnsupportedMethod,
+                          "pool '" + c->pool_name_ + "' method " + std::to_string(method) +
+                              " takes another task type on this node than the task sent (another build of the "
+                              "module, or a method of another module)");
       }
     } catch (const std::exception &e) {
       return ReplyError(origin, chi::kTaskBadArgument, std::string("cannot rebuild the task: ") + e.what());
@@ -281,10 +293,12 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     CHI_RUNTIME->CompleteTask(f.task);
   }
 
-  static std::array<chi::u8, kRemoteHeaderBytes> RequestHeader(chi::PoolId pool, chi::u32 method) {
-    std::array<chi::u8, kRemoteHeaderBytes> h{};
+  static std::array<chi::u8, kRemoteRequestHeaderBytes> RequestHeader(chi::PoolId pool, chi::u32 method,
+                                                                      chi::u64 type_id) {
+    std::array<chi::u8, kRemoteRequestHeaderBytes> h{};
     net::PutU64(h.data(), pool.id_);
     net::PutU32(h.data() + 8, method);
+    net::PutU64(h.data() + 16, type_id);
     return h;
   }
   static std::array<chi::u8, kRemoteHeaderBytes> ReplyHeader(chi::u32 status, chi::i32 code) {
@@ -295,7 +309,8 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
   }
   /** Bytes = header + archive bytes; one frame per bulk buffer (copied: the
    * task may complete, and its buffer be freed, before ZeroMQ sends it). */
-  static net::Payload MakePayload(const std::array<chi::u8, kRemoteHeaderBytes> &header, std::string_view bytes,
+  template <std::size_t N>
+  static net::Payload MakePayload(const std::array<chi::u8, N> &header, std::string_view bytes,
                                   const std::vector<chi::BulkSegment> &bulk) {
     net::Payload p;
     p.bytes.reserve(header.size() + bytes.size());

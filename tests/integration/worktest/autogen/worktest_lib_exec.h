@@ -6,55 +6,130 @@
  * #included inside `class Runtime : public chi::Container` (after `public:`);
  * the Runtime defines X(FullPtr<XTask>, RunContext&) and
  * MonitorX(MonitorModeId, FullPtr<XTask>, RunContext&) for every method kX.
+ * Every case first checks the task's type identity (Task::type_id_): a task
+ * of another type completes with kTaskUnsupportedMethod and is never cast.
  */
+
+/** The module's repo-qualified name (seed 004 [REPO_NAME]:[MOD_NAME]), as
+ * CHI_TASK_CC exports it. */
+static constexpr const char *kChiRepoNamespace = "chimaera_test";
+static constexpr const char *kChiModuleName = "worktest";
+
+/** A task whose type is not `expected`'s: fail it, naming both sides. */
+void WrongTaskType(chi::ipc::FullPtr<chi::Task> task, chi::u32 method, const char *expected) {
+  task->SetError(chi::kTaskUnsupportedMethod,
+                 "pool '" + pool_name_ + "' (module chimaera_test::worktest) method " + std::to_string(method) +
+                     " takes a chimaera_test::worktest::" + expected +
+                     ", and this task is of another type (a method of another module?)");
+}
 
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kEcho: Echo(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kSpawn: Spawn(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kThrow: Throw(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kSleep: Sleep(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kWhere: Where(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kRelay: Relay(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kCount: Count(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kGetCount: GetCount(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { WrongTaskType(task, method, "CreateTask"); return; }
+      Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { WrongTaskType(task, method, "DestroyTask"); return; }
+      Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kEcho:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      Echo(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kSpawn:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      Spawn(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kThrow:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      Throw(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kSleep:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      Sleep(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kWhere:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      Where(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kRelay:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      Relay(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      Count(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kGetCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { WrongTaskType(task, method, "WorkTask"); return; }
+      GetCount(chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "worktest has no method " + std::to_string(method)); return;
   }
 }
 
-// An unknown id picks no lane: the worker falls back to a lane by hash and
-// Run then fails the task with kTaskUnsupportedMethod.
+// An unknown id or a task of another type picks no lane: the worker falls
+// back to a lane by hash and Run then fails the task with kTaskUnsupportedMethod.
 void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Task> task,
              chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kEcho: MonitorEcho(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kSpawn: MonitorSpawn(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kThrow: MonitorThrow(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kSleep: MonitorSleep(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kWhere: MonitorWhere(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kRelay: MonitorRelay(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kCount: MonitorCount(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
-    case Method::kGetCount: MonitorGetCount(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) {  return; }
+      MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) {  return; }
+      MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kEcho:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorEcho(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kSpawn:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorSpawn(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kThrow:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorThrow(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kSleep:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorSleep(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kWhere:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorWhere(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kRelay:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorRelay(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorCount(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
+    case Method::kGetCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) {  return; }
+      MonitorGetCount(mode, chi::ipc::FullPtr<WorkTask>(task), rctx); return;
     default: return;
   }
 }
 
 void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kEcho: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSpawn: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kThrow: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSleep: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kWhere: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kRelay: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kCount: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kGetCount: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kEcho:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSpawn:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kThrow:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSleep:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<WorkTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -63,16 +138,36 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
 // and calls the concrete task's SerializeIn / SerializeOut.
 void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kEcho: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSpawn: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kThrow: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSleep: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kWhere: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kRelay: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kCount: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kGetCount: ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kEcho:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSpawn:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kThrow:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSleep:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<WorkTask>(task)); return;
     default: throw chi::ArchiveError("worktest has no method " + std::to_string(method)); return;
   }
 }
@@ -95,32 +190,72 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
 
 void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kEcho: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSpawn: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kThrow: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSleep: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kWhere: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kRelay: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kCount: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kGetCount: ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kEcho:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSpawn:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kThrow:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSleep:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     default: throw chi::ArchiveError("worktest has no method " + std::to_string(method)); return;
   }
 }
 
 void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kEcho: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSpawn: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kThrow: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kSleep: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kWhere: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kRelay: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kCount: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
-    case Method::kGetCount: ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kEcho:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSpawn:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kThrow:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kSleep:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kWhere:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kRelay:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
+    case Method::kGetCount:
+      if (!chi::IsTaskOfType<WorkTask>(task.ptr_)) { throw chi::ArchiveError("worktest method " + std::to_string(method) + " takes a WorkTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<WorkTask>(task)); return;
     default: throw chi::ArchiveError("worktest has no method " + std::to_string(method)); return;
   }
 }

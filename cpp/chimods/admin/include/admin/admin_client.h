@@ -77,6 +77,27 @@ class Client : public chi::ContainerClient {
     ipc->DelTask(task);
     return out;
   }
+  /** A loaded module: its qualified name and the library it came from. */
+  struct ModuleDesc {
+    std::string name;
+    std::string path;
+  };
+  /** The runtime's modules, sorted by qualified name. */
+  std::vector<ModuleDesc> ListModules(const chi::ipc::MemContext &mctx, const chi::DomainQuery &dom_query) {
+    auto *ipc = CHI_IPC_MANAGER;
+    auto task = WaitChecked(Submit(ipc->NewTask<ListModulesTask>(mctx, ipc->NewTaskNode(), dom_query)));
+    std::vector<ModuleDesc> out;
+    std::string_view text = task->modules_.view();
+    while (!text.empty()) {
+      const std::size_t nl = text.find('\n');
+      const std::string_view line = text.substr(0, nl);
+      const std::size_t tab = line.find('\t');
+      if (tab != std::string_view::npos) out.push_back({std::string(line.substr(0, tab)), std::string(line.substr(tab + 1))});
+      text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    }
+    ipc->DelTask(task);
+    return out;
+  }
   /** Ask the runtime to stop (kAllNodes: every node of its cluster); returns
    * once it accepted, with the number of nodes that did. */
   chi::u32 StopRuntime(const chi::ipc::MemContext &mctx, const chi::DomainQuery &dom_query,

@@ -121,6 +121,28 @@ struct ListPoolsTask : public chi::Task {
   }
 };
 
+/** The loaded modules: OUT `modules_` holds one line per module,
+ * "<qualified name>\t<library path>\n", sorted by name. */
+struct ListModulesTask : public chi::Task {
+  OUT chi::ipc::string modules_;
+
+  explicit ListModulesTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), modules_(alloc.Get()) {}
+  ListModulesTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
+                  const chi::DomainQuery &dom_query)
+      : chi::Task(alloc), modules_(alloc.Get()) {
+    task_node_ = task_node;
+    pool_ = chi::kAdminPoolId;
+    method_ = Method::kListModules;
+    dom_query_ = dom_query;
+  }
+  template <typename Ar>
+  void SerializeIn(Ar &) {}
+  template <typename Ar>
+  void SerializeOut(Ar &ar) {
+    ar(modules_);
+  }
+};
+
 /** Every module's kCreate / kDestroy task types. */
 using CreateTask = CreatePoolTask;
 using DestroyTask = DestroyPoolTask;

@@ -4,11 +4,12 @@
  * Tasks of the remote queue module, and the layout of the payload frames it
  * puts in chimaera::net requests and replies (DESIGN.md §7).
  *
- * Request payload: frame 0 = RemoteTaskHeader (16 bytes: u64 pool id, u32
- * method, u32 0) followed by the task's IN bytes (TaskOutputArchiveIN with
+ * Request payload: bytes = RemoteTaskHeader (24 bytes: u64 pool id, u32
+ * method, u32 0, u64 the task's type identity, Task::type_id_) followed by
+ * the task's IN bytes (TaskOutputArchiveIN with
  * its bulk buffers outside the stream); frames 1.. = the CHI_WRITE bulk
  * buffers, in SerializeIn order.
- * Reply payload: frame 0 = RemoteReplyHeader (16 bytes: u32 status, i32
+ * Reply payload: bytes = RemoteReplyHeader (16 bytes: u32 status, i32
  * return code, u64 0) followed by, for status kRemoteOutputs, the task's OUT
  * bytes (TaskOutputArchiveOUT), frames 1.. = the CHI_EXPOSE buffers; for
  * kRemoteError, the error message (the task could not be rebuilt or run).
@@ -21,7 +22,8 @@ namespace chimaera::remote_queue {
 using CreateTask = chimaera::admin::CreatePoolTask;
 using DestroyTask = chimaera::admin::DestroyPoolTask;
 
-inline constexpr std::size_t kRemoteHeaderBytes = 16;
+inline constexpr std::size_t kRemoteHeaderBytes = 16;         /**< reply header */
+inline constexpr std::size_t kRemoteRequestHeaderBytes = 24;  /**< request header */
 enum RemoteReplyStatus : chi::u32 { kRemoteOutputs = 0, kRemoteError = 1 };
 
 /** The node table with each node's state: OUT `peers_` has one line per node,

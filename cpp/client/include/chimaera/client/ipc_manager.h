@@ -77,6 +77,7 @@ class IpcManager {
       alloc_.Free(p);
       throw;
     }
+    task->type_id_ = TaskTypeId<TaskT>();  // checked by the generated dispatch
     return task;
   }
   /** Destroy and free a task made by NewTask (after it completed). */

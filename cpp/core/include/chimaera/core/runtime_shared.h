@@ -18,8 +18,9 @@ namespace chi {
  * order and the held-lane scheduling protocol; 4: Container caches its first
  * queue (inline GetLane); 5: pool ids carry a slot generation (inline
  * PoolManager::GetContainer); 6: remote tasks (TASK_REMOTE, the remote queue
- * interface, node-qualified segment names). */
-inline constexpr u32 kChimaeraAbiVersion = 6;
+ * interface, node-qualified segment names); 7: Task::type_id_ (type-checked
+ * dispatch). */
+inline constexpr u32 kChimaeraAbiVersion = 7;
 
 enum RuntimeState : u32 { kRuntimeStarting = 0, kRuntimeRunning = 1, kRuntimeStopping = 2 };
 

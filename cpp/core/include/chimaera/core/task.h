@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstddef>
 #include <string_view>
+#include <typeinfo>
 
 #include "chimaera/core/domain_query.h"
 #include "chimaera/core/ids.h"
@@ -59,6 +60,18 @@ inline constexpr u32 TASK_REMOTE = 1u << 2;
 
 enum TaskCompletion : u32 { kPending = 0, kPendingWaiter = 1, kComplete = 2 };
 
+/** The type identity of task type T (DESIGN.md §5: dispatch checks it
+ * before it casts): FNV-1a 64 of T's mangled name (the Itanium C++ ABI's,
+ * so GCC and Clang builds agree) mixed with sizeof(T), so one type's layout
+ * changed between two builds is another identity. Never 0. Computed once per
+ * type and process. Thread-safe. */
+u64 TaskTypeIdOf(const char *mangled_name, std::size_t size) noexcept;
+template <typename T>
+u64 TaskTypeId() noexcept {
+  static const u64 id = TaskTypeIdOf(typeid(T).name(), sizeof(T));
+  return id;
+}
+
 class Task;
 /** Client-side wait: bounded spin, then park on the futex; gives up with
  * kTaskRuntimeDead when the runtime process dies. Returns false only when
@@ -90,6 +103,11 @@ class Task {
    * either the waiter sees completion or the completer sees the waiter. */
   std::atomic<u32> waiter_worker_{0};
   OUT i32 return_code_ = kTaskOk;
+  /** TaskTypeId of the task's concrete type, set by IpcManager::NewTask (0:
+   * made another way, matches no method). The generated dispatch runs a
+   * method only on a task of the type it expects: a client cannot make the
+   * runtime read or write outside a task. */
+  IN u64 type_id_ = 0;
   IN TaskNode task_node_;
   OUT ipc::string error_;  /**< message when return_code_ != 0 */
 
@@ -127,8 +145,14 @@ class Task {
   bool Wait(i64 timeout_us) noexcept { return ClientWait(this, timeout_us); }
 };
 
+/** Whether `task` is a TaskT (its type_id_ is TaskTypeId<TaskT>()). */
+template <typename TaskT>
+bool IsTaskOfType(const Task *task) noexcept {
+  return task->type_id_ == TaskTypeId<TaskT>();
+}
+
 // The per-task hot fields fit in the first cache line of the task's block
 // (64 bytes minus the allocator's 16-byte header); see the layout comment.
-static_assert(offsetof(Task, return_code_) + sizeof(i32) <= 64 - 16, "hot Task fields must share one cache line");
+static_assert(offsetof(Task, type_id_) + sizeof(u64) <= 64 - 16, "hot Task fields must share one cache line");
 
 }  // namespace chi

@@ -7,6 +7,9 @@
  *
  * Usage at the end of `<mod>_runtime.cc`:
  *   CHI_TASK_CC(example::mod_name::Runtime, "mod_name");
+ * The module registers as "<namespace>::mod_name" (seed 004's
+ * [REPO_NAME]:[MOD_NAME]), its namespace taken from the generated
+ * lib_exec.h (kChiRepoNamespace, from chimaera_repo.yaml).
  */
 #include "chimaera/core/runtime_shared.h"  // kChimaeraAbiVersion
 #include "chimaera/runtime/container.h"
@@ -20,7 +23,20 @@ typedef chi::Container *(*new_state_t)(const chi::PoolId *pool_id, const char *p
 typedef const char *(*get_module_name_t)(void);
 /** The kChimaeraAbiVersion the module was compiled with. */
 typedef chi::u32 (*get_abi_version_t)(void);
+/** The module's repo namespace ("" for a module built without one): with
+ * get_module_name, its qualified name "namespace::mod" (seed 004). */
+typedef const char *(*get_module_namespace_t)(void);
 }
+
+namespace chi::detail {
+/** TRAIT_CLASS::kChiRepoNamespace (written by the generated lib_exec.h from
+ * chimaera_repo.yaml), or "" for a container without one. */
+template <typename T>
+constexpr const char *RepoNamespaceOf() {
+  if constexpr (requires { T::kChiRepoNamespace; }) return T::kChiRepoNamespace;
+  else return "";
+}
+}  // namespace chi::detail
 
 #define CHI_TYPE_UNWRAP(...) __VA_ARGS__
 
@@ -36,6 +52,9 @@ typedef chi::u32 (*get_abi_version_t)(void);
     return exec;                                                                                  \
   }                                                                                               \
   __attribute__((visibility("default"))) const char *get_module_name(void) { return MOD_NAME; }  \
+  __attribute__((visibility("default"))) const char *get_module_namespace(void) {                \
+    return chi::detail::RepoNamespaceOf<CHI_TYPE_UNWRAP(TRAIT_CLASS)>();                          \
+  }                                                                                               \
   __attribute__((visibility("default"))) chi::u32 get_abi_version(void) {                        \
     return chi::kChimaeraAbiVersion;                                                              \
   }                                                                                               \

@@ -25,8 +25,10 @@ namespace chi {
 /** One loaded module. `handle_` is the dlopen handle; the two entry points
  * come from CHI_TASK_CC (module_api.h). */
 struct ModuleInfo {
-  std::string name_;   /**< get_module_name(): the key CreatePool's mod_name_ refers to */
-  std::string path_;   /**< the file it was loaded from */
+  std::string name_;       /**< get_module_name(): the bare name, "kvstore" */
+  std::string namespace_;  /**< get_module_namespace(): "kvlab" ("" for a module without one) */
+  std::string qualified_;  /**< "kvlab::kvstore" (the bare name without a namespace): the table's key */
+  std::string path_;       /**< the file it was loaded from */
   void *handle_ = nullptr;
   alloc_state_t alloc_state_ = nullptr;
   new_state_t new_state_ = nullptr;
@@ -52,28 +54,40 @@ class ModuleManager {
    *    point, or a file in `extra_dirs`/CHI_REPO_PATH that fails to load;
    *  - debug: a plain (non-module) library, or a file in LD_LIBRARY_PATH that
    *    fails to load (LD_LIBRARY_PATH holds many unrelated libraries).
-   * The first module found for a name wins; a later one of the same name is
-   * logged (info) and skipped. A second path to an already-seen file
+   * Modules are keyed by their qualified name "namespace::mod" (seed 004),
+   * so two repos may each ship a module of one bare name and both load. The
+   * first module found for a qualified name wins; a later one of the same
+   * qualified name is skipped with a warn line naming both files. A second
+   * path to an already-seen file
    * (symlink, e.g. libx.so -> libx.so.1) is skipped silently.
    * Returns the number of modules loaded by this call. Never throws for a bad
    * file or directory (only std::bad_alloc). Not thread-safe: call once at
    * startup, before any Find/CreateContainer. */
   size_t ScanAndLoad(const std::vector<std::string> &extra_dirs);
 
-  /** The module named `name`, or nullptr when unknown. Thread-safe after
-   * ScanAndLoad (read-only); the pointer stays valid for the manager's life. */
-  const ModuleInfo *Find(const std::string &name) const;
+  /** The module named `name`: a qualified name ("kvlab::kvstore"), or a
+   * bare one ("kvstore") when exactly one loaded module has it. nullptr when
+   * unknown or ambiguous, with `*error` (if given) saying which: "unknown
+   * module 'x' (loaded: a, b)" or "module name 'kvstore' is ambiguous:
+   * kvlab::kvstore (path), other::kvstore (path); use the qualified name".
+   * Thread-safe after ScanAndLoad (read-only); the pointer stays valid for
+   * the manager's life. */
+  const ModuleInfo *Find(const std::string &name, std::string *error = nullptr) const;
 
   /** A new container of module `name`, made by its new_state(pool_id,
    * pool_name) (so pool_id_ and pool_name_ are set); the caller owns it
    * (delete through Container's virtual destructor). Throws
    * std::runtime_error "unknown module 'x' (loaded: a, b)" when absent, or
    * when new_state returns null; exceptions thrown by the module's
-   * constructor propagate. Thread-safe after ScanAndLoad. */
+   * constructor propagate. Thread-safe after ScanAndLoad. `name` is
+   * resolved as Find resolves it (an ambiguous bare name throws the
+   * message listing the candidates). */
   Container *CreateContainer(const std::string &name, const PoolId &pool_id, const std::string &pool_name) const;
 
-  /** Names of the loaded modules, sorted. Thread-safe after ScanAndLoad. */
+  /** Qualified names of the loaded modules, sorted. Thread-safe after ScanAndLoad. */
   std::vector<std::string> ModuleNames() const;
+  /** Every loaded module, by qualified name. Thread-safe after ScanAndLoad. */
+  std::vector<const ModuleInfo *> Modules() const;
 
   /** Leaves the libraries loaded, on purpose: containers made by
    * CreateContainer (their vtables and code live in the module) may outlive
@@ -86,7 +100,8 @@ class ModuleManager {
   void ScanDir(const std::string &dir, DirKind kind);
   void TryLoad(const std::string &path, DirKind kind);
 
-  std::map<std::string, ModuleInfo> modules_;   /**< by name; node-based, so Find's pointers are stable */
+  std::map<std::string, ModuleInfo> modules_;   /**< by qualified name; node-based, so Find's pointers are stable */
+  std::map<std::string, std::vector<std::string>> by_bare_name_;  /**< bare name -> qualified names */
   std::set<std::string> scanned_dirs_;  /**< canonical paths of scanned directories */
   std::set<std::string> seen_files_;    /**< canonical paths of files already tried */
   size_t loaded_this_scan_ = 0;

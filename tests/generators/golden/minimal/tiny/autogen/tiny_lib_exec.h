@@ -6,34 +6,67 @@
  * #included inside `class Runtime : public chi::Container` (after `public:`);
  * the Runtime defines X(FullPtr<XTask>, RunContext&) and
  * MonitorX(MonitorModeId, FullPtr<XTask>, RunContext&) for every method kX.
+ * Every case first checks the task's type identity (Task::type_id_): a task
+ * of another type completes with kTaskUnsupportedMethod and is never cast.
  */
+
+/** The module's repo-qualified name (seed 004 [REPO_NAME]:[MOD_NAME]), as
+ * CHI_TASK_CC exports it. */
+static constexpr const char *kChiRepoNamespace = "mini";
+static constexpr const char *kChiModuleName = "tiny";
+
+/** A task whose type is not `expected`'s: fail it, naming both sides. */
+void WrongTaskType(chi::ipc::FullPtr<chi::Task> task, chi::u32 method, const char *expected) {
+  task->SetError(chi::kTaskUnsupportedMethod,
+                 "pool '" + pool_name_ + "' (module mini::tiny) method " + std::to_string(method) +
+                     " takes a mini::tiny::" + expected +
+                     ", and this task is of another type (a method of another module?)");
+}
 
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kB: B(chi::ipc::FullPtr<BTask>(task), rctx); return;
-    case Method::kA: A(chi::ipc::FullPtr<ATask>(task), rctx); return;
-    case Method::kCreate: Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kB:
+      if (!chi::IsTaskOfType<BTask>(task.ptr_)) { WrongTaskType(task, method, "BTask"); return; }
+      B(chi::ipc::FullPtr<BTask>(task), rctx); return;
+    case Method::kA:
+      if (!chi::IsTaskOfType<ATask>(task.ptr_)) { WrongTaskType(task, method, "ATask"); return; }
+      A(chi::ipc::FullPtr<ATask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { WrongTaskType(task, method, "CreateTask"); return; }
+      Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "tiny has no method " + std::to_string(method)); return;
   }
 }
 
-// An unknown id picks no lane: the worker falls back to a lane by hash and
-// Run then fails the task with kTaskUnsupportedMethod.
+// An unknown id or a task of another type picks no lane: the worker falls
+// back to a lane by hash and Run then fails the task with kTaskUnsupportedMethod.
 void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Task> task,
              chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kB: MonitorB(mode, chi::ipc::FullPtr<BTask>(task), rctx); return;
-    case Method::kA: MonitorA(mode, chi::ipc::FullPtr<ATask>(task), rctx); return;
-    case Method::kCreate: MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kB:
+      if (!chi::IsTaskOfType<BTask>(task.ptr_)) {  return; }
+      MonitorB(mode, chi::ipc::FullPtr<BTask>(task), rctx); return;
+    case Method::kA:
+      if (!chi::IsTaskOfType<ATask>(task.ptr_)) {  return; }
+      MonitorA(mode, chi::ipc::FullPtr<ATask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) {  return; }
+      MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
     default: return;
   }
 }
 
 void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kB: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BTask>(task)); return;
-    case Method::kA: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ATask>(task)); return;
-    case Method::kCreate: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kB:
+      if (!chi::IsTaskOfType<BTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BTask>(task)); return;
+    case Method::kA:
+      if (!chi::IsTaskOfType<ATask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<ATask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -42,9 +75,15 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
 // and calls the concrete task's SerializeIn / SerializeOut.
 void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kB: ar.SaveTaskIn(*chi::ipc::FullPtr<BTask>(task)); return;
-    case Method::kA: ar.SaveTaskIn(*chi::ipc::FullPtr<ATask>(task)); return;
-    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kB:
+      if (!chi::IsTaskOfType<BTask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a BTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<BTask>(task)); return;
+    case Method::kA:
+      if (!chi::IsTaskOfType<ATask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a ATask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<ATask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
     default: throw chi::ArchiveError("tiny has no method " + std::to_string(method)); return;
   }
 }
@@ -60,18 +99,30 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
 
 void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kB: ar.SaveTaskOut(*chi::ipc::FullPtr<BTask>(task)); return;
-    case Method::kA: ar.SaveTaskOut(*chi::ipc::FullPtr<ATask>(task)); return;
-    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kB:
+      if (!chi::IsTaskOfType<BTask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a BTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<BTask>(task)); return;
+    case Method::kA:
+      if (!chi::IsTaskOfType<ATask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a ATask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<ATask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
     default: throw chi::ArchiveError("tiny has no method " + std::to_string(method)); return;
   }
 }
 
 void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kB: ar.LoadTaskOut(*chi::ipc::FullPtr<BTask>(task)); return;
-    case Method::kA: ar.LoadTaskOut(*chi::ipc::FullPtr<ATask>(task)); return;
-    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kB:
+      if (!chi::IsTaskOfType<BTask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a BTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<BTask>(task)); return;
+    case Method::kA:
+      if (!chi::IsTaskOfType<ATask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a ATask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<ATask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("tiny method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
     default: throw chi::ArchiveError("tiny has no method " + std::to_string(method)); return;
   }
 }

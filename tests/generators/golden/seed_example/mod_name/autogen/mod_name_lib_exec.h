@@ -6,37 +6,76 @@
  * #included inside `class Runtime : public chi::Container` (after `public:`);
  * the Runtime defines X(FullPtr<XTask>, RunContext&) and
  * MonitorX(MonitorModeId, FullPtr<XTask>, RunContext&) for every method kX.
+ * Every case first checks the task's type identity (Task::type_id_): a task
+ * of another type completes with kTaskUnsupportedMethod and is never cast.
  */
+
+/** The module's repo-qualified name (seed 004 [REPO_NAME]:[MOD_NAME]), as
+ * CHI_TASK_CC exports it. */
+static constexpr const char *kChiRepoNamespace = "example";
+static constexpr const char *kChiModuleName = "mod_name";
+
+/** A task whose type is not `expected`'s: fail it, naming both sides. */
+void WrongTaskType(chi::ipc::FullPtr<chi::Task> task, chi::u32 method, const char *expected) {
+  task->SetError(chi::kTaskUnsupportedMethod,
+                 "pool '" + pool_name_ + "' (module example::mod_name) method " + std::to_string(method) +
+                     " takes a example::mod_name::" + expected +
+                     ", and this task is of another type (a method of another module?)");
+}
 
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kCompress: Compress(chi::ipc::FullPtr<CompressTask>(task), rctx); return;
-    case Method::kDecompress: Decompress(chi::ipc::FullPtr<DecompressTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { WrongTaskType(task, method, "CreateTask"); return; }
+      Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { WrongTaskType(task, method, "DestroyTask"); return; }
+      Destroy(chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kCompress:
+      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) { WrongTaskType(task, method, "CompressTask"); return; }
+      Compress(chi::ipc::FullPtr<CompressTask>(task), rctx); return;
+    case Method::kDecompress:
+      if (!chi::IsTaskOfType<DecompressTask>(task.ptr_)) { WrongTaskType(task, method, "DecompressTask"); return; }
+      Decompress(chi::ipc::FullPtr<DecompressTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "mod_name has no method " + std::to_string(method)); return;
   }
 }
 
-// An unknown id picks no lane: the worker falls back to a lane by hash and
-// Run then fails the task with kTaskUnsupportedMethod.
+// An unknown id or a task of another type picks no lane: the worker falls
+// back to a lane by hash and Run then fails the task with kTaskUnsupportedMethod.
 void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Task> task,
              chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
-    case Method::kDestroy: MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
-    case Method::kCompress: MonitorCompress(mode, chi::ipc::FullPtr<CompressTask>(task), rctx); return;
-    case Method::kDecompress: MonitorDecompress(mode, chi::ipc::FullPtr<DecompressTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) {  return; }
+      MonitorCreate(mode, chi::ipc::FullPtr<CreateTask>(task), rctx); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) {  return; }
+      MonitorDestroy(mode, chi::ipc::FullPtr<DestroyTask>(task), rctx); return;
+    case Method::kCompress:
+      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) {  return; }
+      MonitorCompress(mode, chi::ipc::FullPtr<CompressTask>(task), rctx); return;
+    case Method::kDecompress:
+      if (!chi::IsTaskOfType<DecompressTask>(task.ptr_)) {  return; }
+      MonitorDecompress(mode, chi::ipc::FullPtr<DecompressTask>(task), rctx); return;
     default: return;
   }
 }
 
 void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCompress: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CompressTask>(task)); return;
-    case Method::kDecompress: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DecompressTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCompress:
+      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<CompressTask>(task)); return;
+    case Method::kDecompress:
+      if (!chi::IsTaskOfType<DecompressTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<DecompressTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -45,10 +84,18 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
 // and calls the concrete task's SerializeIn / SerializeOut.
 void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCompress: ar.SaveTaskIn(*chi::ipc::FullPtr<CompressTask>(task)); return;
-    case Method::kDecompress: ar.SaveTaskIn(*chi::ipc::FullPtr<DecompressTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCompress:
+      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a CompressTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<CompressTask>(task)); return;
+    case Method::kDecompress:
+      if (!chi::IsTaskOfType<DecompressTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a DecompressTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<DecompressTask>(task)); return;
     default: throw chi::ArchiveError("mod_name has no method " + std::to_string(method)); return;
   }
 }
@@ -65,20 +112,36 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
 
 void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCompress: ar.SaveTaskOut(*chi::ipc::FullPtr<CompressTask>(task)); return;
-    case Method::kDecompress: ar.SaveTaskOut(*chi::ipc::FullPtr<DecompressTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCompress:
+      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a CompressTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<CompressTask>(task)); return;
+    case Method::kDecompress:
+      if (!chi::IsTaskOfType<DecompressTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a DecompressTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<DecompressTask>(task)); return;
     default: throw chi::ArchiveError("mod_name has no method " + std::to_string(method)); return;
   }
 }
 
 void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
-    case Method::kDestroy: ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
-    case Method::kCompress: ar.LoadTaskOut(*chi::ipc::FullPtr<CompressTask>(task)); return;
-    case Method::kDecompress: ar.LoadTaskOut(*chi::ipc::FullPtr<DecompressTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<CreateTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a CreateTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<CreateTask>(task)); return;
+    case Method::kDestroy:
+      if (!chi::IsTaskOfType<DestroyTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a DestroyTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<DestroyTask>(task)); return;
+    case Method::kCompress:
+      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a CompressTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<CompressTask>(task)); return;
+    case Method::kDecompress:
+      if (!chi::IsTaskOfType<DecompressTask>(task.ptr_)) { throw chi::ArchiveError("mod_name method " + std::to_string(method) + " takes a DecompressTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<DecompressTask>(task)); return;
     default: throw chi::ArchiveError("mod_name has no method " + std::to_string(method)); return;
   }
 }

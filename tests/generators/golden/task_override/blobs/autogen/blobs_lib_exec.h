@@ -6,43 +6,94 @@
  * #included inside `class Runtime : public chi::Container` (after `public:`);
  * the Runtime defines X(FullPtr<XTask>, RunContext&) and
  * MonitorX(MonitorModeId, FullPtr<XTask>, RunContext&) for every method kX.
+ * Every case first checks the task's type identity (Task::type_id_): a task
+ * of another type completes with kTaskUnsupportedMethod and is never cast.
  */
+
+/** The module's repo-qualified name (seed 004 [REPO_NAME]:[MOD_NAME]), as
+ * CHI_TASK_CC exports it. */
+static constexpr const char *kChiRepoNamespace = "acme::storage";
+static constexpr const char *kChiModuleName = "blobs";
+
+/** A task whose type is not `expected`'s: fail it, naming both sides. */
+void WrongTaskType(chi::ipc::FullPtr<chi::Task> task, chi::u32 method, const char *expected) {
+  task->SetError(chi::kTaskUnsupportedMethod,
+                 "pool '" + pool_name_ + "' (module acme::storage::blobs) method " + std::to_string(method) +
+                     " takes a acme::storage::blobs::" + expected +
+                     ", and this task is of another type (a method of another module?)");
+}
 
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: Create(chi::ipc::FullPtr<BlobCreateTask>(task), rctx); return;
-    case Method::kNodeFailure: NodeFailure(chi::ipc::FullPtr<NodeFailureTask>(task), rctx); return;
-    case Method::kPut: Put(chi::ipc::FullPtr<BlobTask>(task), rctx); return;
-    case Method::kGet: Get(chi::ipc::FullPtr<BlobTask>(task), rctx); return;
-    case Method::kStat: Stat(chi::ipc::FullPtr<StatTask>(task), rctx); return;
-    case Method::kFlush: Flush(chi::ipc::FullPtr<FlushTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<BlobCreateTask>(task.ptr_)) { WrongTaskType(task, method, "BlobCreateTask"); return; }
+      Create(chi::ipc::FullPtr<BlobCreateTask>(task), rctx); return;
+    case Method::kNodeFailure:
+      if (!chi::IsTaskOfType<NodeFailureTask>(task.ptr_)) { WrongTaskType(task, method, "NodeFailureTask"); return; }
+      NodeFailure(chi::ipc::FullPtr<NodeFailureTask>(task), rctx); return;
+    case Method::kPut:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { WrongTaskType(task, method, "BlobTask"); return; }
+      Put(chi::ipc::FullPtr<BlobTask>(task), rctx); return;
+    case Method::kGet:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { WrongTaskType(task, method, "BlobTask"); return; }
+      Get(chi::ipc::FullPtr<BlobTask>(task), rctx); return;
+    case Method::kStat:
+      if (!chi::IsTaskOfType<StatTask>(task.ptr_)) { WrongTaskType(task, method, "StatTask"); return; }
+      Stat(chi::ipc::FullPtr<StatTask>(task), rctx); return;
+    case Method::kFlush:
+      if (!chi::IsTaskOfType<FlushTask>(task.ptr_)) { WrongTaskType(task, method, "FlushTask"); return; }
+      Flush(chi::ipc::FullPtr<FlushTask>(task), rctx); return;
     default: task->SetError(chi::kTaskUnsupportedMethod, "blobs has no method " + std::to_string(method)); return;
   }
 }
 
-// An unknown id picks no lane: the worker falls back to a lane by hash and
-// Run then fails the task with kTaskUnsupportedMethod.
+// An unknown id or a task of another type picks no lane: the worker falls
+// back to a lane by hash and Run then fails the task with kTaskUnsupportedMethod.
 void Monitor(chi::MonitorModeId mode, chi::u32 method, chi::ipc::FullPtr<chi::Task> task,
              chi::RunContext &rctx) override {
   switch (method) {
-    case Method::kCreate: MonitorCreate(mode, chi::ipc::FullPtr<BlobCreateTask>(task), rctx); return;
-    case Method::kNodeFailure: MonitorNodeFailure(mode, chi::ipc::FullPtr<NodeFailureTask>(task), rctx); return;
-    case Method::kPut: MonitorPut(mode, chi::ipc::FullPtr<BlobTask>(task), rctx); return;
-    case Method::kGet: MonitorGet(mode, chi::ipc::FullPtr<BlobTask>(task), rctx); return;
-    case Method::kStat: MonitorStat(mode, chi::ipc::FullPtr<StatTask>(task), rctx); return;
-    case Method::kFlush: MonitorFlush(mode, chi::ipc::FullPtr<FlushTask>(task), rctx); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<BlobCreateTask>(task.ptr_)) {  return; }
+      MonitorCreate(mode, chi::ipc::FullPtr<BlobCreateTask>(task), rctx); return;
+    case Method::kNodeFailure:
+      if (!chi::IsTaskOfType<NodeFailureTask>(task.ptr_)) {  return; }
+      MonitorNodeFailure(mode, chi::ipc::FullPtr<NodeFailureTask>(task), rctx); return;
+    case Method::kPut:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) {  return; }
+      MonitorPut(mode, chi::ipc::FullPtr<BlobTask>(task), rctx); return;
+    case Method::kGet:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) {  return; }
+      MonitorGet(mode, chi::ipc::FullPtr<BlobTask>(task), rctx); return;
+    case Method::kStat:
+      if (!chi::IsTaskOfType<StatTask>(task.ptr_)) {  return; }
+      MonitorStat(mode, chi::ipc::FullPtr<StatTask>(task), rctx); return;
+    case Method::kFlush:
+      if (!chi::IsTaskOfType<FlushTask>(task.ptr_)) {  return; }
+      MonitorFlush(mode, chi::ipc::FullPtr<FlushTask>(task), rctx); return;
     default: return;
   }
 }
 
 void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BlobCreateTask>(task)); return;
-    case Method::kNodeFailure: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<NodeFailureTask>(task)); return;
-    case Method::kPut: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kGet: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kStat: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<StatTask>(task)); return;
-    case Method::kFlush: CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<FlushTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<BlobCreateTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BlobCreateTask>(task)); return;
+    case Method::kNodeFailure:
+      if (!chi::IsTaskOfType<NodeFailureTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<NodeFailureTask>(task)); return;
+    case Method::kPut:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kGet:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kStat:
+      if (!chi::IsTaskOfType<StatTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<StatTask>(task)); return;
+    case Method::kFlush:
+      if (!chi::IsTaskOfType<FlushTask>(task.ptr_)) { CHI_IPC_MANAGER->DelTask(task); return; }
+      CHI_IPC_MANAGER->DelTask(chi::ipc::FullPtr<FlushTask>(task)); return;
     default: CHI_IPC_MANAGER->DelTask(task); return;
   }
 }
@@ -51,12 +102,24 @@ void Del(const chi::ipc::MemContext &, chi::u32 method, chi::ipc::FullPtr<chi::T
 // and calls the concrete task's SerializeIn / SerializeOut.
 void SaveIn(chi::u32 method, chi::TaskOutputArchiveIN &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskIn(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
-    case Method::kNodeFailure: ar.SaveTaskIn(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
-    case Method::kPut: ar.SaveTaskIn(*chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kGet: ar.SaveTaskIn(*chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kStat: ar.SaveTaskIn(*chi::ipc::FullPtr<StatTask>(task)); return;
-    case Method::kFlush: ar.SaveTaskIn(*chi::ipc::FullPtr<FlushTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<BlobCreateTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobCreateTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
+    case Method::kNodeFailure:
+      if (!chi::IsTaskOfType<NodeFailureTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a NodeFailureTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
+    case Method::kPut:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kGet:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kStat:
+      if (!chi::IsTaskOfType<StatTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a StatTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<StatTask>(task)); return;
+    case Method::kFlush:
+      if (!chi::IsTaskOfType<FlushTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a FlushTask, not this task"); return; }
+      ar.SaveTaskIn(*chi::ipc::FullPtr<FlushTask>(task)); return;
     default: throw chi::ArchiveError("blobs has no method " + std::to_string(method)); return;
   }
 }
@@ -75,24 +138,48 @@ chi::ipc::FullPtr<chi::Task> LoadIn(chi::u32 method, chi::TaskInputArchiveIN &ar
 
 void SaveOut(chi::u32 method, chi::TaskOutputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.SaveTaskOut(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
-    case Method::kNodeFailure: ar.SaveTaskOut(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
-    case Method::kPut: ar.SaveTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kGet: ar.SaveTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kStat: ar.SaveTaskOut(*chi::ipc::FullPtr<StatTask>(task)); return;
-    case Method::kFlush: ar.SaveTaskOut(*chi::ipc::FullPtr<FlushTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<BlobCreateTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobCreateTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
+    case Method::kNodeFailure:
+      if (!chi::IsTaskOfType<NodeFailureTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a NodeFailureTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
+    case Method::kPut:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kGet:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kStat:
+      if (!chi::IsTaskOfType<StatTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a StatTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<StatTask>(task)); return;
+    case Method::kFlush:
+      if (!chi::IsTaskOfType<FlushTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a FlushTask, not this task"); return; }
+      ar.SaveTaskOut(*chi::ipc::FullPtr<FlushTask>(task)); return;
     default: throw chi::ArchiveError("blobs has no method " + std::to_string(method)); return;
   }
 }
 
 void LoadOut(chi::u32 method, chi::TaskInputArchiveOUT &ar, chi::ipc::FullPtr<chi::Task> task) override {
   switch (method) {
-    case Method::kCreate: ar.LoadTaskOut(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
-    case Method::kNodeFailure: ar.LoadTaskOut(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
-    case Method::kPut: ar.LoadTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kGet: ar.LoadTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
-    case Method::kStat: ar.LoadTaskOut(*chi::ipc::FullPtr<StatTask>(task)); return;
-    case Method::kFlush: ar.LoadTaskOut(*chi::ipc::FullPtr<FlushTask>(task)); return;
+    case Method::kCreate:
+      if (!chi::IsTaskOfType<BlobCreateTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobCreateTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<BlobCreateTask>(task)); return;
+    case Method::kNodeFailure:
+      if (!chi::IsTaskOfType<NodeFailureTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a NodeFailureTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<NodeFailureTask>(task)); return;
+    case Method::kPut:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kGet:
+      if (!chi::IsTaskOfType<BlobTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a BlobTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<BlobTask>(task)); return;
+    case Method::kStat:
+      if (!chi::IsTaskOfType<StatTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a StatTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<StatTask>(task)); return;
+    case Method::kFlush:
+      if (!chi::IsTaskOfType<FlushTask>(task.ptr_)) { throw chi::ArchiveError("blobs method " + std::to_string(method) + " takes a FlushTask, not this task"); return; }
+      ar.LoadTaskOut(*chi::ipc::FullPtr<FlushTask>(task)); return;
     default: throw chi::ArchiveError("blobs has no method " + std::to_string(method)); return;
   }
 }
