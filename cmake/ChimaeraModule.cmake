@@ -1,14 +1,18 @@
-# chimaera_add_module(NAMESPACE ns NAME mod [EXPORT set] [REPO_YAML path]
+# chimaera_add_module(NAMESPACE ns NAME mod [EXPORT set] [REPO_YAML path] [PYTHON]
 #                     [CLIENT_SOURCES ...] RUNTIME_SOURCES ... [LIBS ...])
 # Declares a ChiMod (seed 002 "Module Repo"): <ns>_<mod>_client (a normal
 # library, header-mostly) and <ns>_<mod>_runtime (a SHARED library compiled
 # with CHIMAERA_RUNTIME, loaded by the runtime's ModuleManager), aliased as
 # <ns>::<mod>_client / <ns>::<mod>_runtime and exported under those names.
+# PYTHON: also the Python extension <ns>_<mod> of the schema methods
+# (generated <mod>_python.cc; see _chimaera_add_python_module).
 #
 # Code generation (DESIGN.md §6): at BUILD time the generator turns
 # <mod>/chimaera_mod.yaml + the repo's chimaera_repo.yaml (default: the
 # directory above the module; REPO_YAML overrides) into
-# ${CMAKE_CURRENT_BINARY_DIR}/autogen/<mod>_methods.h and <mod>_lib_exec.h,
+# ${CMAKE_CURRENT_BINARY_DIR}/autogen/<mod>_methods.h, <mod>_lib_exec.h and
+# <mod>_schema.h (the tasks and client calls of the methods declared with
+# fields),
 # which both targets see on their include path, so sources include them by
 # plain name. Editing the YAML (or the generator) regenerates on the next
 # build; the generator rewrites a header only when its content changes, so a
@@ -59,7 +63,8 @@ function(_chimaera_generate ns mod repo_yaml out_var)
   _chimaera_codegen_check()
   get_property(CHIMAERA_CODEGEN_DIR GLOBAL PROPERTY CHIMAERA_CODEGEN_DIR)
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/autogen)
-  set(outputs ${out_dir}/${mod}_methods.h ${out_dir}/${mod}_lib_exec.h)
+  set(outputs ${out_dir}/${mod}_methods.h ${out_dir}/${mod}_lib_exec.h ${out_dir}/${mod}_schema.h
+              ${out_dir}/${mod}_python.cc)
   # Rerun when the generator or its templates change, too. CONFIGURE_DEPENDS:
   # a new generator file re-globs on the next build.
   file(GLOB gen_deps CONFIGURE_DEPENDS
@@ -79,8 +84,37 @@ function(_chimaera_generate ns mod repo_yaml out_var)
   set(${out_var} ${outputs} PARENT_SCOPE)
 endfunction()
 
+# _chimaera_add_python_module(<ns> <mod> <client target> <autogen dir> <install?>):
+# the Python extension <ns>_<mod> (a '::' of ns as '_') built from the
+# generated <mod>_python.cc (issue 14), written to ${CMAKE_BINARY_DIR}/python
+# and installed to <libdir>/python. Without Python 3's development files or
+# pybind11 it is skipped with a status line (pick the interpreter with
+# -DPython3_EXECUTABLE=...; the extension imports only into that version).
+function(_chimaera_add_python_module ns mod client gen do_install)
+  if(NOT TARGET Python3::Module)
+    find_package(Python3 COMPONENTS Interpreter Development.Module QUIET)
+  endif()
+  if(TARGET Python3::Module AND NOT TARGET pybind11::headers)
+    find_package(pybind11 2.6 CONFIG QUIET)
+  endif()
+  string(REPLACE "::" "_" pyname "${ns}_${mod}")
+  if(NOT TARGET Python3::Module OR NOT TARGET pybind11::headers)
+    message(STATUS "${ns}::${mod}: no Python 3 development files or pybind11; not building the Python "
+                   "module ${pyname} (apt-get install python3-dev pybind11-dev)")
+    return()
+  endif()
+  pybind11_add_module(${pyname}_python MODULE ${gen}/${mod}_python.cc)
+  target_link_libraries(${pyname}_python PRIVATE ${client} chimaera::python_api)
+  add_dependencies(${pyname}_python ${ns}_${mod}_autogen)
+  set_target_properties(${pyname}_python PROPERTIES OUTPUT_NAME ${pyname}
+                        LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/python)
+  if(do_install)
+    install(TARGETS ${pyname}_python LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/python)
+  endif()
+endfunction()
+
 function(chimaera_add_module)
-  cmake_parse_arguments(M "" "NAMESPACE;NAME;EXPORT;REPO_YAML" "CLIENT_SOURCES;RUNTIME_SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(M "PYTHON" "NAMESPACE;NAME;EXPORT;REPO_YAML" "CLIENT_SOURCES;RUNTIME_SOURCES;LIBS" ${ARGN})
   if(NOT M_NAMESPACE OR NOT M_NAME)
     message(FATAL_ERROR "chimaera_add_module: NAMESPACE and NAME are required")
   endif()
@@ -125,11 +159,21 @@ function(chimaera_add_module)
   set_target_properties(${runtime} PROPERTIES EXPORT_NAME ${M_NAME}_runtime)
   add_library(${M_NAMESPACE}::${M_NAME}_runtime ALIAS ${runtime})
 
+  if(M_PYTHON)
+    if(M_EXPORT)
+      _chimaera_add_python_module(${M_NAMESPACE} ${M_NAME} ${client} ${gen} TRUE)
+    else()
+      _chimaera_add_python_module(${M_NAMESPACE} ${M_NAME} ${client} ${gen} FALSE)
+    endif()
+  endif()
+
   if(M_EXPORT)
     install(TARGETS ${client} ${runtime} EXPORT ${M_EXPORT}
             LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
             ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
     install(DIRECTORY ${src}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-    install(FILES ${generated} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${M_NAME})
+    set(generated_headers ${generated})
+    list(FILTER generated_headers INCLUDE REGEX "\\.h$")
+    install(FILES ${generated_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${M_NAME})
   endif()
 endfunction()

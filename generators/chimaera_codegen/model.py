@@ -4,10 +4,18 @@ Every problem is reported as ``FILE:LINE: message`` (line numbers are 1-based,
 taken from the YAML node marks), and all problems of a file are collected so a
 module author sees them at once. Nothing here writes files.
 
-chimaera_mod.yaml: a mapping of method name to id, in one of two forms::
+chimaera_mod.yaml: a mapping of method name to id, in one of three forms::
 
     kCreate: 0                          # task type CreateTask (name without 'k' + "Task")
     kMd: {id: 10, task: MdTask}         # extension: explicit task type
+    kGet: {id: 11, in: {key: string}, out: {value: bytes, found: bool}}
+                                        # schema: the task GetTask, its client
+                                        # calls and Python binding are generated
+
+Schema field types: i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 bool string bytes
+pool_id, and list[T] of a number or bool type. ``bytes`` is a bulk buffer
+(CHI_WRITE in, CHI_EXPOSE out); an out or inout ``bytes`` gets a buffer of
+the client's choice, 64 KiB unless the field says ``bytes(1m)``.
 
 Rules (seed 002 "chimaera_mod.yaml"):
   * inherited methods kCreate..kUpgrade have the fixed ids 0..5, or -1 for
@@ -21,6 +29,7 @@ Rules (seed 002 "chimaera_mod.yaml"):
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import os
 import re
 from typing import Dict, List, Optional, Tuple
@@ -71,6 +80,71 @@ class CodegenError(Exception):
         self.errors = list(errors)
 
 
+# Schema field types -> C++ member type (scalars) or kind.
+SCALAR_TYPES: Dict[str, str] = {
+    "i8": "std::int8_t", "i16": "std::int16_t", "i32": "std::int32_t", "i64": "std::int64_t",
+    "u8": "std::uint8_t", "u16": "std::uint16_t", "u32": "std::uint32_t", "u64": "std::uint64_t",
+    "f32": "float", "f64": "double", "bool": "bool", "pool_id": "chi::PoolId",
+}
+LIST_ELEMENT_TYPES = {k: v for k, v in SCALAR_TYPES.items() if k != "pool_id"}
+DIRECTIONS = ("in", "out", "inout")
+DEFAULT_BYTES_CAPACITY = 64 << 10
+_LIST_TYPE = re.compile(r"list\[\s*([a-z0-9_]+)\s*\]\Z")
+_BYTES_CAP = re.compile(r"bytes\(\s*([0-9]+)\s*([kKmMgG]?)\s*\)\Z")
+# Members of chi::Task: a field of that name would shadow them.
+RESERVED_FIELDS = frozenset("pool method prio dom_query task_flags completion waiter_worker return_code "
+                            "type_id task_node error".split())
+# Field names the Python binding's methods use themselves (self, the node=
+# keyword) or that Python reserves.
+RESERVED_PY_FIELDS = frozenset(["self", "node"])
+# Attributes of chimaera.Pool: a method of that Python name would hide them.
+RESERVED_PY_METHODS = frozenset("client id name module destroy".split())
+# Method names whose function (the name without 'k') would shadow a member of
+# chi::Container, or of what the generated lib_exec.h adds to the class.
+RESERVED_METHODS = frozenset("kRun kMonitor kDel kSaveIn kLoadIn kSaveOut kLoadOut kNewCopy kInit "
+                             "kCreateLocalQueue kGetLane kGetLaneByHash kAllLanes kFreeQueues kFindLane "
+                             "kWrongTaskType kLoadTaskIn".split())
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One parameter of a schema method."""
+    name: str           # "value"
+    type: str           # "bytes", "u64", "list[u32]", "string"
+    direction: str      # "in", "out", "inout"
+    line: int
+    capacity: int = 0   # bytes out/inout: default buffer size in bytes
+
+    @property
+    def kind(self) -> str:
+        """'scalar', 'string', 'bytes' or 'list'."""
+        if self.type in SCALAR_TYPES:
+            return "scalar"
+        return "list" if self.type.startswith("list") else self.type
+
+    @property
+    def element(self) -> str:
+        """list[T]: T's C++ type."""
+        return LIST_ELEMENT_TYPES[_LIST_TYPE.match(self.type).group(1)]
+
+    @property
+    def cxx(self) -> str:
+        """C++ type of the member (bytes: the Pointer; sizes are separate)."""
+        k = self.kind
+        if k == "scalar":
+            return SCALAR_TYPES[self.type]
+        return {"string": "chi::ipc::string", "bytes": "chi::ipc::Pointer",
+                "list": f"chi::ipc::vector<{self.element if k == 'list' else ''}>"}[k]
+
+    @property
+    def is_input(self) -> bool:
+        return self.direction in ("in", "inout")
+
+    @property
+    def is_output(self) -> bool:
+        return self.direction in ("out", "inout")
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
     name: str       # "kCreatePool"
@@ -78,6 +152,16 @@ class Method:
     task: str       # "CreatePoolTask"
     inherited: bool
     line: int       # 1-based line in chimaera_mod.yaml
+    schema: bool = False               # the task is generated from `fields`
+    fields: Tuple[Field, ...] = ()
+
+    @property
+    def inputs(self) -> List[Field]:
+        return [f for f in self.fields if f.is_input]
+
+    @property
+    def outputs(self) -> List[Field]:
+        return [f for f in self.fields if f.is_output]
 
     @property
     def func(self) -> str:
@@ -87,6 +171,11 @@ class Method:
     @property
     def supported(self) -> bool:
         return self.id != UNSUPPORTED
+
+    @property
+    def py_name(self) -> str:
+        """Name of the Python method: 'CreatePool' -> 'create_pool'."""
+        return snake_case(self.func)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,10 +195,31 @@ class Module:
         return [m for m in self.methods if m.supported]
 
     @property
+    def py_module(self) -> str:
+        """Name of the Python extension: 'chimaera_test_kvstore' (namespace
+        parts and module joined by '_')."""
+        return "_".join(self.namespace.split("::") + [self.name])
+
+    @property
+    def py_class(self) -> str:
+        """Python pool class: 'my_mod' -> 'MyModPool'."""
+        return "".join(p[:1].upper() + p[1:] for p in self.name.split("_") if p) + "Pool"
+
+    @property
+    def schema_methods(self) -> List[Method]:
+        return [m for m in self.supported if m.schema]
+
+    @property
     def unsupported_inherited(self) -> List[str]:
         """Inherited method names set to -1 or not listed, in id order."""
         have = {m.name for m in self.supported}
         return [n for n in INHERITED if n not in have]
+
+
+def snake_case(name: str) -> str:
+    """'CreatePool' -> 'create_pool', 'GetHTTPStatus' -> 'get_http_status'."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
 
 
 def is_identifier(s: str) -> bool:
@@ -150,15 +260,77 @@ def _parse_id(path: str, node: yaml.Node, errors: List[str]) -> Optional[int]:
         shown = node.value if isinstance(node, yaml.ScalarNode) else f"a {node.id}"
         errors.append(f"{path}:{_line(node)}: method id must be a decimal integer, got {shown!r}")
         return None
+    digits = node.value.lstrip("+-")
+    if len(digits) > 1 and digits.startswith("0"):
+        # YAML 1.1 reads 010 as octal 8: refuse rather than guess.
+        errors.append(f"{path}:{_line(node)}: method id {node.value!r} has a leading zero (YAML would read it "
+                      f"as octal); write it without")
+        return None
     return int(node.value)
 
 
-def _parse_value(path: str, name: str, node: yaml.Node,
-                 errors: List[str]) -> Tuple[Optional[int], Optional[str]]:
-    """Returns (id, task type or None for the default)."""
+def _parse_fields(path: str, method: str, direction: str, node: yaml.Node, seen: Dict[str, int],
+                  errors: List[str]) -> List[Field]:
+    """The `in:` / `out:` / `inout:` map of a schema method."""
+    if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+        return []  # `in:` with nothing: no fields
     if not isinstance(node, yaml.MappingNode):
-        return _parse_id(path, node, errors), None
+        errors.append(f"{path}:{_line(node)}: '{direction}' of {method} must be a map of field: type")
+        return []
+    out: List[Field] = []
+    for knode, vnode in node.value:
+        line = _line(knode)
+        name = knode.value if isinstance(knode, yaml.ScalarNode) else None
+        if name is None or not is_identifier(name) or name.endswith("_"):
+            errors.append(f"{path}:{line}: field name {name!r} of {method} must be a C++ identifier "
+                          f"(not ending in '_')")
+            continue
+        if name in RESERVED_PY_FIELDS or keyword.iskeyword(name):
+            errors.append(f"{path}:{line}: field '{name}' of {method} cannot be a parameter of the Python "
+                          f"binding ('{name}' is {'a Python keyword' if keyword.iskeyword(name) else 'taken'})")
+            continue
+        if name in RESERVED_FIELDS:
+            errors.append(f"{path}:{line}: field '{name}' of {method} is reserved (chi::Task has a member "
+                          f"'{name}_')")
+            continue
+        if name in seen:
+            errors.append(f"{path}:{line}: duplicate field '{name}' in {method} (first on line {seen[name]})")
+            continue
+        seen[name] = line
+        t = vnode.value if isinstance(vnode, yaml.ScalarNode) and vnode.tag == _STR_TAG else None
+        shown = vnode.value if isinstance(vnode, yaml.ScalarNode) else f"a {vnode.id}"
+        cap = 0
+        if t is not None and _BYTES_CAP.match(t):
+            m = _BYTES_CAP.match(t)
+            cap = int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()]
+            if direction == "in":
+                errors.append(f"{path}:{_line(vnode)}: field '{name}' of {method}: a size in bytes(...) is for "
+                              f"out and inout buffers; an in buffer is as big as the caller's data")
+                continue
+            if cap == 0:
+                errors.append(f"{path}:{_line(vnode)}: field '{name}' of {method}: bytes(0) is an empty buffer")
+                continue
+            t = "bytes"
+        elif t == "bytes" and direction != "in":
+            cap = DEFAULT_BYTES_CAPACITY
+        if t is None or not (t in SCALAR_TYPES or t in ("string", "bytes") or
+                             (_LIST_TYPE.match(t) and _LIST_TYPE.match(t).group(1) in LIST_ELEMENT_TYPES)):
+            errors.append(f"{path}:{_line(vnode)}: field '{name}' of {method} has unknown type {shown!r} "
+                          f"(types: {', '.join(SCALAR_TYPES)}, string, bytes, bytes(SIZE), list[T] of a "
+                          f"number or bool type)")
+            continue
+        out.append(Field(name=name, type=t, direction=direction, line=line, capacity=cap))
+    return out
+
+
+def _parse_value(path: str, name: str, node: yaml.Node,
+                 errors: List[str]) -> Tuple[Optional[int], Optional[str], Optional[List[Field]]]:
+    """Returns (id, task type or None for the default, schema fields or None)."""
+    if not isinstance(node, yaml.MappingNode):
+        return _parse_id(path, node, errors), None, None
     mid, task, seen = None, None, set()
+    fields: Optional[List[Field]] = None
+    field_names: Dict[str, int] = {}
     for knode, vnode in node.value:
         key = knode.value if isinstance(knode, yaml.ScalarNode) else None
         if key in seen:
@@ -175,12 +347,17 @@ def _parse_value(path: str, name: str, node: yaml.Node,
                               f"got {shown!r}")
             else:
                 task = vnode.value
+        elif key in DIRECTIONS:
+            fields = (fields or []) + _parse_fields(path, name, key, vnode, field_names, errors)
         else:
             errors.append(f"{path}:{_line(knode)}: unknown key {key!r} in {name} "
-                          f"(allowed: id, task)")
+                          f"(allowed: id, task, in, out, inout)")
     if "id" not in seen:
         errors.append(f"{path}:{_line(node)}: {name} needs an 'id'")
-    return mid, task
+    if fields is not None and "task" in seen:
+        errors.append(f"{path}:{_line(node)}: {name} has both 'task' (a hand-written task type) and fields "
+                      f"(a generated one): keep one")
+    return mid, task, fields
 
 
 def load_repo_namespace(repo_yaml: str) -> str:
@@ -266,7 +443,23 @@ def load_module(module_dir: str, repo_yaml: Optional[str] = None) -> Module:
                 errors.append(f"{mod_yaml}:{line}: method name {mname!r} must be 'k' followed by "
                               f"a C++ identifier starting with a letter (e.g. kCompress)")
                 continue
-            mid, task = _parse_value(mod_yaml, mname, vnode, errors)
+            if mname in RESERVED_METHODS or mname.startswith("kChi") or mname.startswith("kMonitor"):
+                errors.append(f"{mod_yaml}:{line}: method name {mname!r} is reserved: its function "
+                              f"{mname[1:]}() would shadow a member of chi::Container or of the generated "
+                              f"dispatch (e.g. call it kErase instead of kDel)")
+                continue
+            mid, task, fields = _parse_value(mod_yaml, mname, vnode, errors)
+            py_name = snake_case(mname[1:])
+            if fields is not None and (py_name in RESERVED_PY_METHODS or keyword.iskeyword(py_name)
+                                       or py_name.endswith("_async")):
+                errors.append(f"{mod_yaml}:{line}: method {mname} would be the Python method '{py_name}', which "
+                              f"{'is a Python keyword' if keyword.iskeyword(py_name) else 'chimaera.Pool already has or the binding uses'}: "
+                              f"rename it")
+                continue
+            if fields is not None and mname in INHERITED:
+                errors.append(f"{mod_yaml}:{line}: inherited method {mname} takes the admin's task; it has no "
+                              f"fields")
+                continue
             if mid is None:
                 continue
             vline = _line(vnode)
@@ -301,7 +494,15 @@ def load_module(module_dir: str, repo_yaml: Optional[str] = None) -> Module:
                     continue
                 ids[mid] = (mname, vline)
             methods.append(Method(name=mname, id=mid, task=task or f"{mname[1:]}Task",
-                                  inherited=inherited, line=line))
+                                  inherited=inherited, line=line, schema=fields is not None,
+                                  fields=tuple(fields or ())))
+        py_names: Dict[str, Method] = {}
+        for m in methods:
+            if m.schema and m.supported:
+                other = py_names.setdefault(m.py_name, m)
+                if other is not m:
+                    errors.append(f"{mod_yaml}:{m.line}: methods {other.name} (line {other.line}) and {m.name} would "
+                                  f"both be the Python method '{m.py_name}': rename one")
         if not errors and not any(m.supported for m in methods):
             errors.append(f"{mod_yaml}:{_line(root)}: the module supports no method")
     if errors:

@@ -18,6 +18,8 @@ TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templat
 OUTPUTS = {
     "{mod}_methods.h": "methods.h.j2",
     "{mod}_lib_exec.h": "lib_exec.h.j2",
+    "{mod}_schema.h": "schema.h.j2",
+    "{mod}_python.cc": "python.cc.j2",
 }
 
 

@@ -26,7 +26,7 @@ from ._errors import (ChimaeraError, NodeUnreachableError, RuntimeStartError, Ru
                       TaskErrorCode)
 from . import _core
 from .futures import Future, as_completed, wait_all
-from .client import Client, Pool, connect, disconnect
+from .client import Client, Pool, connect, disconnect, register_pool_class
 from .runtime import Runtime, start
 from .modules import BdevPool, CompressorPool, compress_bound
 
@@ -42,5 +42,5 @@ __all__ = [
     "BdevPool", "ChimaeraError", "Client", "CompressorPool", "compress_bound", "Future", "NodeUnreachableError", "Pool",
     "Runtime", "RuntimeStartError",
     "RuntimeUnavailableError", "TaskError", "TaskErrorCode", "as_completed", "connect",
-    "disconnect", "start", "submit_batch", "wait_all", "__version__",
+    "disconnect", "register_pool_class", "start", "submit_batch", "wait_all", "__version__",
 ]

@@ -9,6 +9,7 @@ All methods may be called from any thread; blocking calls release the GIL.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from typing import Any
@@ -86,7 +87,10 @@ class Client:
 
         ``node``: create it on that node of the cluster (None: the attached
         node); ``pool_id``: ask for that id (None: any), e.g. the id the pool
-        got on another node.
+        got on another node. ``module`` may be qualified ("ns::mod") or bare
+        when only one loaded module has that name; the pool's ``.module`` is
+        the qualified name, and its class the one registered for it (e.g.
+        the module's generated Python binding, see :func:`register_pool_class`).
 
         Raises:
             TaskError: unknown module (code UNKNOWN_MODULE), name in use (POOL_EXISTS),
@@ -95,6 +99,8 @@ class Client:
         """
         self._check()
         pid = _core.create_pool(name, module, args, _node(node), int(pool_id or 0))
+        if "::" not in module:  # the runtime resolved a bare name: use the qualified one
+            module = next((p["module"] for p in _core.status()["pools"] if p["id"] == pid), module)
         return _pool_class(module)(self, pid, name, module)
 
     def create_pool_async(self, name: str, module: str, args: str = "", node: int | None = None,
@@ -106,7 +112,9 @@ class Client:
 
     def pool(self, pool_id: int, name: str = "", module: str = "small_message") -> "Pool":
         """A :class:`Pool` for an existing pool id (e.g. created by another process);
-        a :class:`CompressorPool` / :class:`BdevPool` for those modules."""
+        a :class:`CompressorPool` / :class:`BdevPool` for those modules, the
+        generated class of a module with a Python binding (see
+        :func:`register_pool_class`)."""
         return _pool_class(module)(self, int(pool_id), name, module)
 
     def destroy_pool(self, pool_id: int) -> None:
@@ -183,10 +191,36 @@ def _node(node: int | None) -> int:
     return int(node)
 
 
+_pool_classes: dict[str, type] = {}
+
+
+def register_pool_class(module: str, cls: type) -> None:
+    """Make :meth:`Client.create_pool` / :meth:`Client.pool` return ``cls``
+    (a subclass of :class:`Pool`) for pools of ``module``, a qualified module
+    name ("namespace::mod"). The generated Python binding of a module calls
+    this when it is imported. Raises TypeError / ValueError on bad arguments."""
+    if not (isinstance(cls, type) and issubclass(cls, Pool)):
+        raise TypeError(f"register_pool_class: {cls!r} is not a subclass of chimaera.Pool")
+    if "::" not in module:
+        raise ValueError(f"register_pool_class: {module!r} is not a qualified module name ('namespace::mod')")
+    _pool_classes[module] = cls
+
+
 def _pool_class(module: str) -> type:
-    from .modules import BdevPool, CompressorPool  # noqa: PLC0415 - avoids an import cycle
-    bare = module.split("::")[-1] if module.startswith("chimaera::") else module
-    return {"compressor": CompressorPool, "bdev": BdevPool}.get(bare, Pool)
+    """The Pool class of ``module``: a registered one; else, for a qualified
+    name "ns::mod", the one the module's Python binding (the extension
+    ``ns_mod`` on sys.path) registers when imported; else :class:`Pool`."""
+    from . import modules  # noqa: F401,PLC0415 - registers CompressorPool / BdevPool
+    if module in _pool_classes:
+        return _pool_classes[module]
+    if "::" not in module:
+        matches = [c for m, c in _pool_classes.items() if m.split("::")[-1] == module]
+        return matches[0] if len(matches) == 1 else Pool
+    try:
+        importlib.import_module(module.replace("::", "_"))
+    except ImportError:
+        return Pool  # no binding on sys.path: the generic pool
+    return _pool_classes.get(module, Pool)
 
 
 def connect(port: int | None = None, host: str | None = None) -> Client:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import _core
-from .client import Pool
+from .client import Pool, register_pool_class
 from .futures import Future
 
 Buffer = Any  # bytes-like: bytes, bytearray, memoryview, numpy.ndarray, ...
@@ -132,5 +132,8 @@ class BdevPool(Pool):
         """Submit a read; the Future's result is the bytes read."""
         return Future(_core.bdev_read_async(self.id, int(offset), int(size)))
 
+
+register_pool_class("chimaera::compressor", CompressorPool)
+register_pool_class("chimaera::bdev", BdevPool)
 
 __all__ = ["BdevPool", "CompressorPool", "CODECS", "compress_bound"]

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "admin/admin_client.h"
+#include "chimaera/python/task_api.h"
 #include "remote_queue/remote_queue_client.h"
 #include "chimaera/ipc/segment.h"
 #include "small_message/small_message_client.h"
@@ -393,6 +394,39 @@ py::dict Status() {
   return d;
 }
 
+/** task_api.h make_handle: a TaskHandle owning `task`, as a Python object. */
+PyObject *MakeHandleForExtension(ipc::FullPtr<Task> task, TaskDeleter del, RawResultFn result) noexcept {
+  std::unique_ptr<TaskHandle> handle;
+  try {
+    handle = std::make_unique<TaskHandle>(task, del, result);
+  } catch (...) {
+    Bury(task, del);  // freed once it completed
+    PyErr_NoMemory();
+    return nullptr;
+  }
+  try {
+    py::object obj = py::cast(handle.get(), py::return_value_policy::take_ownership);
+    handle.release();
+    return obj.release().ptr();
+  } catch (py::error_already_set &e) {
+    e.restore();
+  } catch (const std::exception &e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;  // ~TaskHandle frees or buries the task
+}
+
+/** task_api.h require_connected. */
+int RequireConnectedForExtension() noexcept {
+  if (Connected()) return 0;
+  try {
+    ThrowUnavailable("not connected to a Chimaera runtime: call chimaera.connect(port) first");
+  } catch (py::error_already_set &e) {
+    e.restore();
+  }
+  return -1;
+}
+
 }  // namespace
 }  // namespace chi::pyb
 
@@ -418,6 +452,11 @@ PYBIND11_MODULE(_core, m) {
       }
     }
   });
+
+  // The C API of module extensions (chimaera/python/task_api.h).
+  static const chi::pyapi::TaskApi kTaskApi = {chi::pyapi::kTaskApiVersion, chi::kChimaeraAbiVersion,
+                                               &MakeHandleForExtension, &RequireConnectedForExtension};
+  m.attr("_task_api") = py::capsule(&kTaskApi, chi::pyapi::kTaskApiCapsule);
 
   py::class_<TaskHandle>(m, "TaskHandle", "One in-flight task (see chimaera.Future for the public API).")
       .def("done", &TaskHandle::Done, "True once the task completed (never blocks).")

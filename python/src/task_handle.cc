@@ -122,6 +122,16 @@ TaskHandle::TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultKind kind
 TaskHandle::TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultFn fn)
     : task_(task), del_(del), kind_(ResultKind::kNone), epoch_(Epoch()), result_fn_(fn) {}
 
+TaskHandle::TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, RawResultFn fn)
+    : task_(task), del_(del), kind_(ResultKind::kNone), epoch_(Epoch()), raw_result_fn_(fn) {}
+
+py::object TaskHandle::BuildResult(Task *t) {
+  if (result_fn_ != nullptr) return result_fn_(t);
+  PyObject *r = raw_result_fn_(t);
+  if (r == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(r);
+}
+
 TaskHandle::~TaskHandle() {
   if (task_.IsNull() || Stale()) return;
   if (task_->IsComplete()) del_(task_);
@@ -137,9 +147,9 @@ void TaskHandle::Harvest() {
   if (code_ != kTaskOk) message_ = std::string(TaskErrorName(code_)) + ": " + t->error_.str();
   if (kind_ == ResultKind::kPoolId)
     value_ = reinterpret_cast<chimaera::admin::CreatePoolTask *>(t)->pool_id_.id_;
-  if (result_fn_ != nullptr && code_ == kTaskOk) {
+  if ((result_fn_ != nullptr || raw_result_fn_ != nullptr) && code_ == kTaskOk) {
     try {
-      result_ = result_fn_(t);
+      result_ = BuildResult(t);
     } catch (...) {
       return;  // e.g. MemoryError: keep the task; Result() raises it again
     }
@@ -185,7 +195,7 @@ py::object TaskHandle::Result(double timeout_s) {
     if (done_) ThrowTaskError(code_, message_);
     CheckTask(task_.ptr_);
   }
-  if (result_fn_ != nullptr) return done_ ? result_ : result_fn_(task_.ptr_);
+  if (result_fn_ != nullptr || raw_result_fn_ != nullptr) return done_ ? result_ : BuildResult(task_.ptr_);
   if (kind_ == ResultKind::kPoolId) {
     u64 v = done_ ? value_ : reinterpret_cast<chimaera::admin::CreatePoolTask *>(task_.ptr_)->pool_id_.id_;
     return py::int_(v);

@@ -37,6 +37,9 @@ using TaskDeleter = void (*)(ipc::FullPtr<Task>);
 /** Builds the Python result of a successfully completed task (GIL held),
  * e.g. copies its output buffer into `bytes`; for module tasks. */
 using ResultFn = py::object (*)(Task *);
+/** The same through the C API of module extensions (chimaera/python/
+ * task_api.h): a new reference, or nullptr with a Python error set. */
+using RawResultFn = PyObject *(*)(Task *);
 
 template <typename T>
 void DeleteTaskAs(ipc::FullPtr<Task> t) {
@@ -95,6 +98,8 @@ class TaskHandle {
   TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultKind kind);
   /** A handle whose result is `fn(task)` (called once, on success). */
   TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, ResultFn fn);
+  /** A handle of a module extension's task (task_api.h make_handle). */
+  TaskHandle(ipc::FullPtr<Task> task, TaskDeleter del, RawResultFn fn);
   ~TaskHandle();
   TaskHandle(const TaskHandle &) = delete;
   TaskHandle &operator=(const TaskHandle &) = delete;
@@ -117,6 +122,8 @@ class TaskHandle {
   int waiters_ = 0;
 
  private:
+  /** The result of the completed, successful task (raises on failure). */
+  py::object BuildResult(Task *t);
   ipc::FullPtr<Task> task_;
   TaskDeleter del_;
   ResultKind kind_;
@@ -126,6 +133,7 @@ class TaskHandle {
   std::string message_;
   u64 value_ = 0;
   ResultFn result_fn_ = nullptr;
+  RawResultFn raw_result_fn_ = nullptr;
   py::object result_;
 };
 

@@ -69,6 +69,55 @@ class Runtime : public chi::Container {
 static_assert(Method::kB == 4000000000u);
 }  // namespace mini::tiny
 
+// The task schema: generated tasks and client of every field type, beside a
+// hand-written task (kHandWritten) and a plain id (kPlain).
+namespace golden::schema::allfields {
+CHI_GOLDEN_TASK(CustomTask);
+CHI_GOLDEN_TASK(PlainTask);
+}  // namespace golden::schema::allfields
+#include "allfields_schema.h"
+namespace golden::schema::allfields {
+class Runtime : public chi::Container {
+ public:
+#include "allfields_lib_exec.h"
+  // kCreate / kDestroy and every Monitor may be left out.
+  void Scalars(chi::ipc::FullPtr<ScalarsTask> t, chi::RunContext &) {
+    t->sum_ = t->a_ + t->b_ + t->c_ + t->d_ + t->e_ + t->f_ + t->g_ + static_cast<double>(t->h_) + t->x_ + t->y_ +
+              t->flag_ + static_cast<double>(t->target_.id_);
+  }
+  void Strings(chi::ipc::FullPtr<StringsTask> t, chi::RunContext &) {
+    t->length_ = t->name_.size();
+    t->note_ = t->note_.str() + "!";
+  }
+  void Lists(chi::ipc::FullPtr<ListsTask> t, chi::RunContext &) {
+    for (chi::u32 id : t->ids_) t->flags_.emplace_back(id % 2 == 0);
+    for (double &w : t->weights_) w *= 2;
+  }
+  void BulkIn(chi::ipc::FullPtr<BulkInTask> t, chi::RunContext &) { (void)t->data(); }
+  void BulkOut(chi::ipc::FullPtr<BulkOutTask> t, chi::RunContext &) {
+    t->crc_ = 1;
+    t->set_data(std::string(t->size_, 'x'));
+  }
+  void BulkInOut(chi::ipc::FullPtr<BulkInOutTask> t, chi::RunContext &) { t->set_buffer(t->buffer()); }
+  void Nothing(chi::ipc::FullPtr<NothingTask>, chi::RunContext &) {}
+  void HandWritten(chi::ipc::FullPtr<CustomTask>, chi::RunContext &) {}
+  void Plain(chi::ipc::FullPtr<PlainTask>, chi::RunContext &) {}
+};
+// The generated client's calls (compile-only).
+[[maybe_unused]] void UseClient(GeneratedClient &c) {
+  double sum = c.Scalars(1, 2, 3, 4, 5, 6, 7, 8, 1.5f, 2.5, true, chi::PoolId(9));
+  StringsResult s = c.Strings("name", "note");
+  ListsResult l = c.Lists({1, 2}, {0.5});
+  c.BulkIn("data");
+  BulkOutResult o = c.BulkOut(10, 1 << 20);
+  std::string b = c.BulkInOut("abc", 4096);
+  c.Nothing();
+  GeneratedClient::FreeNothing(c.AsyncNothing());
+  (void)sum, (void)s, (void)l, (void)o, (void)b;
+}
+}  // namespace golden::schema::allfields
+
 // Instantiate the classes so every override is checked against chi::Container.
 chi::Container *chi_golden_compile_instances[] = {
-    new example::mod_name::Runtime(), new acme::storage::blobs::Runtime(), new mini::tiny::Runtime()};
+    new example::mod_name::Runtime(), new acme::storage::blobs::Runtime(), new mini::tiny::Runtime(),
+    new golden::schema::allfields::Runtime()};

@@ -24,8 +24,11 @@ GENERATORS = os.path.join(ROOT, "generators")
 GOLDEN = os.path.join(ROOT, "tests", "generators", "golden")
 WRAPPER = os.path.join(GENERATORS, "chimaera-gen")
 
-GOLDEN_CASES = [("seed_example", "mod_name"), ("task_override", "blobs"), ("minimal", "tiny")]
-SHIPPED = ["cpp/chimods/admin", "cpp/chimods/small_message", "tests/integration/worktest"]
+GOLDEN_CASES = [("seed_example", "mod_name"), ("task_override", "blobs"), ("minimal", "tiny"),
+                ("schema", "allfields")]
+SHIPPED = ["cpp/chimods/admin", "cpp/chimods/small_message", "cpp/chimods/compressor", "cpp/chimods/bdev",
+           "cpp/chimods/remote_queue", "tests/integration/worktest", "tests/integration/kvstore"]
+GENERATED = ["{mod}_lib_exec.h", "{mod}_methods.h", "{mod}_python.cc", "{mod}_schema.h"]
 
 
 def run_gen(*args, cwd=None):
@@ -69,7 +72,7 @@ def test_golden(tmp_path, case, mod):
     assert r.returncode == 0, r.stderr
     expected_dir = os.path.join(mod_dir, "autogen")
     names = sorted(os.listdir(out))
-    assert names == [f"{mod}_lib_exec.h", f"{mod}_methods.h"]
+    assert names == [n.format(mod=mod) for n in GENERATED]
     assert sorted(os.listdir(expected_dir)) == names
     for name in names:
         assert read(out / name) == read(os.path.join(expected_dir, name)), name
@@ -93,8 +96,13 @@ def test_generated_shape(tmp_path):
     # Every case checks the task's type before it casts (DESIGN.md §5).
     assert ("case Method::kCompress:\n      if (!chi::IsTaskOfType<CompressTask>(task.ptr_)) "
             "{ WrongTaskType(task, method, \"CompressTask\"); return; }\n"
-            "      Compress(chi::ipc::FullPtr<CompressTask>(task), rctx); return;") in lib
-    assert "Create(chi::ipc::FullPtr<CreateTask>(task), rctx); return;" in lib
+            "      ChiRunCompress(*this, task, rctx); return;") in lib
+    assert "self.Compress(chi::ipc::FullPtr<CompressTask>(task), rctx);" in lib
+    assert "ChiRunCreate(*this, task, rctx); return;" in lib
+    # A missing handler is one static_assert naming the YAML line and the signature.
+    assert ('static_assert(kChiHasCompress<ChiSelf>,\n                "mymod/chimaera_mod.yaml:7: method kCompress '
+            'needs its handler: write "\n                "`void Compress(chi::ipc::FullPtr<CompressTask> task, '
+            'chi::RunContext &rctx)`') in lib
     assert 'static constexpr const char *kChiRepoNamespace = "example";' in lib
     assert "MonitorPack(mode, chi::ipc::FullPtr<PackTask2>(task), rctx)" in lib
     assert "DelTask(chi::ipc::FullPtr<PackTask2>(task))" in lib
@@ -163,6 +171,46 @@ ERROR_CASES = [
     ("map_duplicate_key", INHERITED_OK + "kA:\n  id: 10\n  id: 11\n", "namespace: ex\n", MOD, 9,
      "duplicate key 'id'"),
     ("no_supported_method", "kCreate: -1\n", "namespace: ex\n", MOD, 1, "supports no method"),
+    ("id_leading_zero", INHERITED_OK + "kA: 010\n", "namespace: ex\n", MOD, 7, "leading zero"),
+    ("map_id_leading_zero", INHERITED_OK + "kA: {id: 012, in: {x: u8}}\n", "namespace: ex\n", MOD, 7,
+     "leading zero"),
+    ("map_id_string", INHERITED_OK + "kA: {id: '10', in: {x: u8}}\n", "namespace: ex\n", MOD, 7,
+     "decimal integer"),
+    # Task schema (issue 14).
+    ("schema_unknown_type", INHERITED_OK + "kA: {id: 10, in: {x: int}}\n", "namespace: ex\n", MOD, 7,
+     "unknown type 'int'"),
+    ("schema_unknown_list_type", INHERITED_OK + "kA:\n  id: 10\n  out:\n    xs: list[string]\n",
+     "namespace: ex\n", MOD, 10, "unknown type 'list[string]'"),
+    ("schema_duplicate_field", INHERITED_OK + "kA:\n  id: 10\n  in: {x: u8}\n  out: {x: u8}\n",
+     "namespace: ex\n", MOD, 10, "duplicate field 'x' in kA (first on line 9)"),
+    ("schema_reserved_method_del", INHERITED_OK + "kDel: {id: 10, in: {key: string}}\n", "namespace: ex\n", MOD,
+     7, "'kDel' is reserved"),
+    ("schema_reserved_method_run", INHERITED_OK + "kRun: 10\n", "namespace: ex\n", MOD, 7, "'kRun' is reserved"),
+    ("schema_reserved_method_prefix", INHERITED_OK + "kMonitorX: 10\n", "namespace: ex\n", MOD, 7, "reserved"),
+    ("schema_reserved_field", INHERITED_OK + "kA: {id: 10, in: {pool: u64}}\n", "namespace: ex\n", MOD, 7,
+     "field 'pool' of kA is reserved"),
+    ("schema_python_keyword_field", INHERITED_OK + "kA: {id: 10, in: {lambda: u64}}\n", "namespace: ex\n", MOD, 7,
+     "Python keyword"),
+    ("schema_node_field", INHERITED_OK + "kA: {id: 10, in: {node: u64}}\n", "namespace: ex\n", MOD, 7,
+     "'node' is taken"),
+    ("schema_python_method_clash", INHERITED_OK + "kDestroyAll: 10\nkId: {id: 11, out: {x: u8}}\n",
+     "namespace: ex\n", MOD, 8, "Python method 'id'"),
+    ("schema_python_names_collide", INHERITED_OK + "kGetX: {id: 10, in: {}}\nkGet_X: {id: 11, in: {}}\n",
+     "namespace: ex\n", MOD, 8, "both be the Python method 'get_x'"),
+    ("schema_field_name", INHERITED_OK + "kA: {id: 10, in: {x_: u8}}\n", "namespace: ex\n", MOD, 7,
+     "C++ identifier"),
+    ("schema_fields_not_map", INHERITED_OK + "kA: {id: 10, in: [x]}\n", "namespace: ex\n", MOD, 7,
+     "must be a map of field: type"),
+    ("schema_bytes_size_on_in", INHERITED_OK + "kA: {id: 10, in: {d: bytes(4k)}}\n", "namespace: ex\n", MOD, 7,
+     "for out and inout buffers"),
+    ("schema_bytes_zero", INHERITED_OK + "kA: {id: 10, out: {d: bytes(0)}}\n", "namespace: ex\n", MOD, 7,
+     "bytes(0)"),
+    ("schema_task_and_fields", INHERITED_OK + "kA: {id: 10, task: ATask, in: {x: u8}}\n", "namespace: ex\n", MOD,
+     7, "keep one"),
+    ("schema_inherited_with_fields", "kCreate: {id: 0, in: {x: u8}}\n", "namespace: ex\n", MOD, 1,
+     "inherited method kCreate"),
+    ("schema_unknown_direction", INHERITED_OK + "kA: {id: 10, input: {x: u8}}\n", "namespace: ex\n", MOD, 7,
+     "unknown key 'input'"),
     ("repo_missing", INHERITED_OK, None, REPO, 1, "no chimaera_repo.yaml"),
     ("repo_no_namespace", INHERITED_OK, "# repo\nname: x\n", REPO, 2, "missing 'namespace'"),
     ("repo_empty", INHERITED_OK, "# nothing\n", REPO, 1, "'namespace'"),
@@ -320,3 +368,39 @@ def test_usage_errors(tmp_path):
     assert run_gen("frobnicate", str(tmp_path)).returncode == 2
     r = run_gen("gen", str(tmp_path / "nope"))
     assert r.returncode == 2 and "chimaera_mod.yaml:1: error:" in r.stderr
+
+
+# ------------------------------------------------- missing handler (compiler)
+CXX = shutil.which("g++") or shutil.which("c++")
+
+
+@pytest.mark.skipif(CXX is None, reason="no C++ compiler")
+def test_missing_handler_is_one_error_naming_yaml_method_and_signature(tmp_path):
+    """A schema method without its handler in the Runtime: the compiler's
+    error names chimaera_mod.yaml:LINE, the method and the function to write."""
+    mod_dir = make_repo(tmp_path, INHERITED_OK + "kPut: {id: 10, in: {key: string, value: bytes}}\n"
+                        "kGet: {id: 11, in: {key: string}, out: {value: bytes}}\n")
+    assert run_gen("gen", str(mod_dir)).returncode == 0, "gen failed"
+    src = tmp_path / "runtime.cc"
+    src.write_text(textwrap.dedent("""\
+        #include "chimaera/runtime/container.h"
+        #include "mymod_schema.h"
+        namespace example::mymod {
+        class Runtime : public chi::Container {
+         public:
+        #include "mymod_lib_exec.h"
+          void Put(chi::ipc::FullPtr<PutTask>, chi::RunContext &) {}
+        };
+        }  // namespace example::mymod
+        chi::Container *instance = new example::mymod::Runtime();
+        """))
+    includes = [str(mod_dir / "autogen"), os.path.join(ROOT, "cpp", "chimods", "admin", "include"),
+                os.path.join(ROOT, "cpp", "chimods", "admin", "autogen")]
+    includes += [os.path.join(ROOT, "cpp", layer, "include") for layer in ("ipc", "core", "client", "runtime")]
+    r = subprocess.run([CXX, "-std=c++20", "-fsyntax-only", "-DCHIMAERA_RUNTIME", *[f"-I{i}" for i in includes],
+                        str(src)], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, r.stderr
+    assert ("mymod/chimaera_mod.yaml:8: method kGet needs its handler: write `void Get(chi::ipc::FullPtr<GetTask> "
+            "task, chi::RunContext &rctx)`") in errors[0], errors[0]

@@ -11,7 +11,7 @@ def test_create_and_destroy(runtime):
     p = runtime.create_pool("a", "small_message")
     q = runtime.create_pool("b", "small_message")
     assert isinstance(p.id, int) and p.id != q.id
-    assert p.name == "a" and p.module == "small_message"
+    assert p.name == "a" and p.module == "chimaera::small_message"  # the qualified name
     p.md()
     p.destroy()
     q.md()
