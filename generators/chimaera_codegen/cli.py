@@ -21,13 +21,18 @@ from .scaffold import ScaffoldError, new_mod, new_repo
 EXIT_OK, EXIT_STALE, EXIT_INVALID = 0, 1, 2
 
 DESCRIPTION = """\
-Generate a ChiMod's autogen headers (<mod>_methods.h, <mod>_lib_exec.h) from
-MODULE_DIR/chimaera_mod.yaml and the repo's chimaera_repo.yaml (DESIGN.md §6).
+Generate a ChiMod's autogen files (<mod>_methods.h, <mod>_lib_exec.h,
+<mod>_schema.h, <mod>_python.cc) from MODULE_DIR/chimaera_mod.yaml and the
+repo's chimaera_repo.yaml (DESIGN.md §6).
 
 chimaera_mod.yaml maps method names to ids:
   kCreate: 0 .. kUpgrade: 5     inherited methods (-1 = not supported)
-  kCompress: 10                 custom methods, ids >= 10; task type CompressTask
+  kCompress: 10                 custom methods, ids >= 10; hand-written task CompressTask
   kMd: {id: 10, task: MdTask}   custom method with an explicit task type
+  kGet: {id: 11, in: {key: string}, out: {value: bytes, found: bool}}
+                                the task schema: task, client calls, serialization
+                                and Python binding generated; types: i8..i64 u8..u64
+                                f32 f64 bool string bytes bytes(SIZE) pool_id list[T]
 
 new-repo / new-mod scaffold a ChiMod repo and its modules (see their --help).
 """
@@ -47,19 +52,23 @@ NEW_REPO_DESCRIPTION = """\
 Create a ChiMod repo (seed 002 "Module Repo") at PATH (created if missing):
   PATH/chimaera_repo.yaml   the repo's C++ namespace NS
   PATH/CMakeLists.txt       find_package(chimaera REQUIRED) + one add_subdirectory per module
-Add modules with 'chimaera-gen new-mod PATH MOD'. Refuses (exit 2, nothing
+  PATH/.gitignore           the build folders (/build*/)
+Add modules with 'chimaera new-mod PATH MOD'. Refuses (exit 2, nothing
 written) when NS is not a C++ identifier, or when a file to be written exists.
 """
 
 NEW_MOD_DESCRIPTION = """\
 Create module MOD in the ChiMod repo REPO (a directory with chimaera_repo.yaml)
-and add 'add_subdirectory(MOD)' to REPO/CMakeLists.txt:
-  MOD/chimaera_mod.yaml                      methods (kExample: 10)
-  MOD/CMakeLists.txt                         chimaera_add_module(...) + the test program
-  MOD/include/MOD/MOD_client.h, MOD_tasks.h  client API, task structs (ExampleTask)
-  MOD/src/MOD_client.cc, MOD_runtime.cc      client globals, runtime (Example, MonitorExample)
-  MOD/test/MOD_test.cc                       client program: exit 0 when every check passes
-  MOD/autogen/MOD_methods.h, MOD_lib_exec.h  generated (as 'chimaera-gen gen' does)
+and add 'add_subdirectory(MOD)' to REPO/CMakeLists.txt. Files written:
+  MOD/chimaera_mod.yaml          methods; kExample declared with its fields (in/out/inout)
+  MOD/CMakeLists.txt             chimaera_add_module(... PYTHON) + the test program
+  MOD/include/MOD/MOD_client.h   class Client : public GeneratedClient (add hand-written calls)
+  MOD/src/MOD_runtime.cc         the handlers you write (Example) and the concurrency contract
+  MOD/test/MOD_test.cc           client program: exit 0 when every check passes
+  MOD/autogen/MOD_methods.h      method ids                    generated from chimaera_mod.yaml
+  MOD/autogen/MOD_lib_exec.h     dispatch by method id         (the build regenerates them;
+  MOD/autogen/MOD_schema.h       tasks + GeneratedClient       'chimaera gen MOD' refreshes
+  MOD/autogen/MOD_python.cc      Python module NS_MOD          these checked-in copies)
 Refuses (exit 2, nothing written) when MOD is not a C++ identifier, REPO is not
 a repo, or REPO/MOD exists.
 """
@@ -69,6 +78,8 @@ then build against an installed Chimaera and run:
   cmake -G Ninja -S REPO -B build -DCMAKE_PREFIX_PATH=<chimaera prefix> && cmake --build build
   CHI_REPO_PATH=$PWD/build/lib chimaera_runtime &
   build/bin/MOD_test
+  PYTHONPATH=build/python python3 -c "import chimaera; c = chimaera.connect(); \\
+      print(c.create_pool('p', 'NS::MOD').example('hi', b'abc', 0))"
 """
 
 
@@ -87,9 +98,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="fail unless the repo namespace is NS (used by CMake to catch a "
                              "NAMESPACE argument that disagrees with chimaera_repo.yaml)")
 
-    g = sub.add_parser("gen", help="write the headers (only those whose content changed)",
-                       description="Write <mod>_methods.h and <mod>_lib_exec.h. Files whose "
-                                   "content is unchanged are not rewritten.")
+    g = sub.add_parser("gen", help="write the autogen files (only those whose content changed)",
+                       description="Write <mod>_methods.h, <mod>_lib_exec.h, <mod>_schema.h and "
+                                   "<mod>_python.cc. Files whose content is unchanged are not rewritten.")
     common(g)
     g.add_argument("--out", metavar="DIR", help="output directory (default: MODULE_DIR/autogen)")
     g.add_argument("-q", "--quiet", action="store_true", help="do not list written files")
@@ -170,8 +181,8 @@ def _check(args) -> int:
                 have.splitlines(keepends=True), want.splitlines(keepends=True),
                 fromfile=f"{path} (checked in)", tofile=f"{path} (generated)"))
     if stale:
-        print(f"chimaera-gen: {out_dir} is stale; run: generators/chimaera-gen gen {args.module_dir}",
-              file=sys.stderr)
+        print(f"chimaera-gen: {out_dir} is stale; run: chimaera gen {args.module_dir}"
+              f"   (or chimaera-gen gen {args.module_dir})", file=sys.stderr)
         return EXIT_STALE
     return EXIT_OK
 

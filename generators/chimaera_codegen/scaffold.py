@@ -4,18 +4,24 @@
 
     <path>/chimaera_repo.yaml     namespace: <namespace>
     <path>/CMakeLists.txt         find_package(chimaera REQUIRED) + add_subdirectory per module
+    <path>/.gitignore             the build folders (/build*/)
 
 ``new_mod(repo, mod)`` writes a module into an existing repo and adds its
 ``add_subdirectory(<mod>)`` line to the repo's CMakeLists.txt::
 
-    <repo>/<mod>/chimaera_mod.yaml, CMakeLists.txt (chimaera_add_module)
-    <repo>/<mod>/include/<mod>/<mod>_client.h, <mod>_tasks.h
-    <repo>/<mod>/src/<mod>_client.cc, <mod>_runtime.cc
-    <repo>/<mod>/test/<mod>_test.cc   (a client program: exit 0 = every check passed)
-    <repo>/<mod>/python/<mod>_py.cc   (pybind11 module <namespace>_<mod>, built into
-                                       <build>/python when Python 3 + pybind11 are found)
-    <repo>/<mod>/autogen/<mod>_methods.h, <mod>_lib_exec.h   (run through the generator)
+    <repo>/<mod>/chimaera_mod.yaml    methods, kExample declared with its fields (the task schema)
+    <repo>/<mod>/CMakeLists.txt       chimaera_add_module(... PYTHON) + the test program
+    <repo>/<mod>/include/<mod>/<mod>_client.h   class Client : public GeneratedClient
+    <repo>/<mod>/src/<mod>_runtime.cc the handlers (Example) and the concurrency contract
+    <repo>/<mod>/test/<mod>_test.cc   a client program: exit 0 = every check passed
+    <repo>/<mod>/autogen/<mod>_methods.h, <mod>_lib_exec.h, <mod>_schema.h, <mod>_python.cc
+                                      generated (the build regenerates them; these
+                                      checked-in copies are for reading)
 
+The seed's ``<mod>_tasks.h`` and ``src/<mod>_client.cc`` are what the schema
+generates (``<mod>_schema.h``); the Python binding (``<mod>_python.cc``, the
+extension ``<namespace>_<mod>``) is built into ``<build>/python`` when Python
+3's headers and pybind11 are found.
 The seed's ``<mod>/src/CMakeLists.txt`` is folded into ``<mod>/CMakeLists.txt``,
 as in the modules Chimaera ships (chimaera_add_module needs the module
 directory as its current source directory).

@@ -11,9 +11,10 @@ and running a scaffolded module against an installed Chimaera is the ctest
   * re-running over existing files refuses, names the path, changes nothing;
   * the generated tree is the seed's module repo layout;
   * the generated autogen/ headers are what `chimaera-gen check` expects;
-  * the generated Python bindings (python/<mod>_py.cc, issue 5) and the
-    CMake that builds them only when Python 3 and pybind11 are found
-    (building and calling them from Python is part of scaffold_e2e);
+  * the module declares its method with the task schema (issue 14): the
+    generated autogen/ holds the task, client and Python binding, and the
+    hand-written files are the handler, the client class and a test program
+    (building and calling it from C++ and Python is scaffold_e2e);
   * the CLI: --help everywhere, exit status 2 on refusal, python -m and the wrapper.
 """
 import os
@@ -32,20 +33,21 @@ from chimaera_codegen.scaffold import ScaffoldError, ScaffoldExists, new_mod, ne
 
 # Seed 002/004 "Module Repo" tree for module `mod_name`. The seed's
 # src/CMakeLists.txt is folded into mod_name/CMakeLists.txt (as in the modules
-# Chimaera ships); test/ holds the scaffold's client test program and
-# python/ the pybind11 bindings (issue 5).
-SEED_REPO_FILES = {"chimaera_repo.yaml", "CMakeLists.txt"}
+# Chimaera ships); the seed's <mod>_tasks.h and src/<mod>_client.cc are
+# generated (autogen/<mod>_schema.h, from chimaera_mod.yaml) and so is the
+# Python binding (autogen/<mod>_python.cc); test/ holds a client program.
+SEED_REPO_FILES = {"chimaera_repo.yaml", "CMakeLists.txt", ".gitignore"}
 SEED_MOD_FILES = {
     "chimaera_mod.yaml",
     "CMakeLists.txt",
     "autogen/{m}_lib_exec.h",
     "autogen/{m}_methods.h",
+    "autogen/{m}_schema.h",
+    "autogen/{m}_python.cc",
     "include/{m}/{m}_client.h",
-    "include/{m}/{m}_tasks.h",
-    "src/{m}_client.cc",
     "src/{m}_runtime.cc",
 }
-EXTRA_MOD_FILES = {"test/{m}_test.cc", "python/{m}_py.cc"}
+EXTRA_MOD_FILES = {"test/{m}_test.cc"}
 
 
 def tree(path):
@@ -135,72 +137,51 @@ def test_generated_module_content(repo):
     new_mod(str(repo), "hello")
     mod = repo / "hello"
     cmake = read(mod / "CMakeLists.txt")
-    assert "chimaera_add_module(NAMESPACE demo NAME hello" in cmake
-    assert "CLIENT_SOURCES src/hello_client.cc" in cmake
+    assert "chimaera_add_module(NAMESPACE demo NAME hello EXPORT demoTargets ${_hello_python}" in cmake
     assert "RUNTIME_SOURCES src/hello_runtime.cc" in cmake
     assert "LIBS chimaera::admin_client" in cmake
-    assert "kExample: 10" in read(mod / "chimaera_mod.yaml")
+    assert "option(demo_PYTHON " in cmake and "set(_hello_python PYTHON)" in cmake
+    assert "kExample: {id: 10, in: {label: string, data: bytes}" in read(mod / "chimaera_mod.yaml")
 
-    tasks = read(mod / "include/hello/hello_tasks.h")
-    assert "namespace demo::hello {" in tasks
-    assert '#include "chimaera/core/task_archives.h"' in tasks
-    assert "using CreateTask = chimaera::admin::CreatePoolTask;" in tasks
-    assert "using DestroyTask = chimaera::admin::DestroyPoolTask;" in tasks
-    assert "explicit ExampleTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc)" in tasks
-    for field in ("IN chi::ipc::Pointer data_;", "IN chi::u64 data_size_", "INOUT chi::u64 counter_",
-                  "OUT chi::u64 sum_", "OUT chi::ipc::string message_;"):
-        assert field in tasks, field
-    assert "void SerializeIn(Ar &ar)" in tasks and "void SerializeOut(Ar &ar)" in tasks
-    assert "ar.bulk(data_, data_size_, chi::CHI_WRITE);" in tasks
+    schema = read(mod / "autogen/hello_schema.h")
+    assert "namespace demo::hello {" in schema
+    assert "using CreateTask = chimaera::admin::CreatePoolTask;" in schema
+    assert "struct ExampleTask : public chi::Task {" in schema
+    for field in ("IN chi::ipc::string label_;", "IN chi::ipc::Pointer data_;", "INOUT std::uint64_t counter_",
+                  "OUT std::uint64_t sum_", "OUT chi::ipc::string message_;"):
+        assert field in schema, field
+    assert "ar.bulk(data_, data_size_, chi::CHI_WRITE);" in schema
+    assert "ExampleResult Example(std::string_view label, std::string_view data, std::uint64_t counter)" in schema
 
     runtime = read(mod / "src/hello_runtime.cc")
     assert "void Example(chi::ipc::FullPtr<ExampleTask> task, chi::RunContext &" in runtime
-    assert "void MonitorExample(chi::MonitorModeId mode, chi::ipc::FullPtr<ExampleTask> task" in runtime
-    for mode in ("kLocalSchedule", "kGlobalSchedule", "kEstLoad"):
-        assert f"case chi::MonitorModeId::{mode}:" in runtime
     assert '#include "hello_lib_exec.h"' in runtime
     assert 'CHI_TASK_CC(demo::hello::Runtime, "hello");' in runtime
+    # The container's concurrency contract, and how to get one lane.
+    assert "AT THE SAME TIME" in runtime and "CreateLocalQueue(0, 1)" in runtime
 
     client = read(mod / "include/hello/hello_client.h")
-    assert "class Client : public chi::ContainerClient" in client
-    assert "GetAllocator().Allocate(size)" in client
+    assert "class Client : public GeneratedClient {};" in client
     test = read(mod / "test/hello_test.cc")
     assert "CHI_IPC_MANAGER->ClientInit()" in test and "int main(" in test
+    assert "AsyncExample(" in test and "WaitExample(" in test
     # the runtime's error path, and the client test exercising it
     assert "chi::kTaskBadArgument" in runtime and "non-empty label" in runtime
     assert "catch (const chi::TaskError &e)" in test and "chi::kTaskBadArgument" in test
+    assert read(repo / ".gitignore") .splitlines()[-1] == "/build*/"
 
 
-def test_generated_python_bindings(tmp_path):
+def test_generated_python_binding(tmp_path):
     new_repo(str(tmp_path / "r"), "acme")
     new_mod(str(tmp_path / "r"), "widget")
-    mod = tmp_path / "r" / "widget"
-    py = read(mod / "python/widget_py.cc")
+    py = read(tmp_path / "r" / "widget" / "autogen" / "widget_python.cc")
     assert "PYBIND11_MODULE(acme_widget, m)" in py
-    assert '#include "widget/widget_client.h"' in py
-    assert "acme::widget::Client client_;" in py
-    for name in ('"create"', '"destroy"', '"pool_id"', '"example"', '"connected"', '"connected_port"'):
-        assert f"{name}," in py, name
-    assert 'py::arg("label"), py::arg("data"), py::arg("counter") = 0' in py
-    assert 'pool_name, "widget", args' in py  # creates pools of this module
-    # errors: chimaera's exception types when importable, else its own
-    assert 'py::module_::import("chimaera")' in py
-    assert '"TaskError"' in py and '"RuntimeUnavailableError"' in py
-    assert "catch (const chi::TaskError &e)" in py and "catch (const chi::RuntimeUnavailable &e)" in py
-    # no connect of its own: the process connects with chimaera.connect
-    assert "call chimaera.connect(port) first" in py
-    assert "gil_scoped_release" in py and "PyErr_CheckSignals" in py
-    assert "{{" not in py and "{%" not in py
-
-    cmake = read(mod / "CMakeLists.txt")
-    assert "option(acme_PYTHON " in cmake
-    assert "find_package(Python3 COMPONENTS Interpreter Development.Module QUIET)" in cmake
-    assert "find_package(pybind11 2.6 CONFIG QUIET)" in cmake
-    assert "if(Python3_FOUND AND pybind11_FOUND)" in cmake  # the repo still builds without them
-    assert "pybind11_add_module(acme_widget_py MODULE python/widget_py.cc)" in cmake
-    assert "target_link_libraries(acme_widget_py PRIVATE acme::widget_client)" in cmake
-    assert "OUTPUT_NAME acme_widget" in cmake
-    assert "LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/python" in cmake
+    assert '#include "widget_schema.h"' in py
+    assert "class WidgetPool(_chimaera.Pool):" in py
+    assert "def example(self, label, data, counter, *, node=None):" in py
+    assert "def example_async(self, label, data, counter, *, node=None):" in py
+    assert '_chimaera.register_pool_class("acme::widget", WidgetPool)' in py
+    assert "chi::pyapi::ImportTaskApi()" in py
 
 
 def test_generated_text_has_no_template_leftovers(repo):
@@ -247,7 +228,7 @@ def test_new_mod_rejects_bad_name(repo, mod):
 def test_good_names(tmp_path, good):
     new_repo(str(tmp_path / "r"), good)
     new_mod(str(tmp_path / "r"), good)
-    assert (tmp_path / "r" / good / "include" / good / f"{good}_tasks.h").is_file()
+    assert (tmp_path / "r" / good / "include" / good / f"{good}_client.h").is_file()
 
 
 def test_new_mod_needs_existing_repo(tmp_path):
@@ -286,7 +267,7 @@ def test_new_repo_twice_refuses(repo):
     before = snapshot(repo)
     with pytest.raises(ScaffoldExists) as e:
         new_repo(str(repo), "demo")
-    assert e.value.path in (str(repo / "CMakeLists.txt"), str(repo / "chimaera_repo.yaml"))
+    assert e.value.path in (str(repo / "CMakeLists.txt"), str(repo / "chimaera_repo.yaml"), str(repo / ".gitignore"))
     assert e.value.path in str(e.value)
     assert snapshot(repo) == before
 

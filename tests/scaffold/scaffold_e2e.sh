@@ -7,9 +7,10 @@
 #     (-DCMAKE_PREFIX_PATH=<prefix>, Ninja, -j2);
 #  4. start <prefix>/bin/chimaera_runtime on a unique port with CHI_REPO_PATH
 #     at the scaffolded build's lib/, run the scaffolded test client (exit 0);
-#  5. with PYTHON (issue 5): the generated Python module demo_hello
-#     (<build>/python) from PYTHON with the `chimaera` package, against the
-#     same runtime (scaffold_py_check.py);
+#  5. with PYTHON (issues 5, 14): the Python module demo_hello that the
+#     build generated from chimaera_mod.yaml (<build>/python), from PYTHON
+#     with the `chimaera` package, against the same runtime: values,
+#     futures, asyncio, errors (scaffold_py_check.py);
 #  6. SIGTERM the runtime: exit 0 and /dev/shm/chimaera_<user>_<port> gone.
 #
 # usage: scaffold_e2e.sh BUILD_DIR [SANITIZE [PYTHON]]   (SANITIZE: '', address, thread)
@@ -62,6 +63,7 @@ for f in bin/chimaera_runtime bin/chimaera-gen lib/cmake/chimaera/chimaeraConfig
          include/chimaera/client/ipc_manager.h include/chimaera/runtime/module_api.h \
          include/chimaera/ipc/allocator.h include/chimaera/core/task_archives.h \
          include/admin/admin_client.h include/admin/admin_methods.h include/admin/admin_lib_exec.h \
+         include/chimaera/python/task_api.h \
          share/chimaera/chimod_templates/repo/chimaera_repo.yaml.j2; do
   [[ -e $prefix/$f ]] || fail "installed prefix lacks $f"
 done
@@ -74,10 +76,10 @@ gen=$prefix/bin/chimaera-gen
 step "scaffold $tmp/repo (namespace demo) + module hello with $gen"
 "$gen" new-repo "$tmp/repo" --namespace demo || fail "new-repo"
 "$gen" new-mod "$tmp/repo" hello || fail "new-mod"
-for f in chimaera_repo.yaml CMakeLists.txt hello/chimaera_mod.yaml hello/CMakeLists.txt \
-         hello/include/hello/hello_client.h hello/include/hello/hello_tasks.h \
-         hello/src/hello_client.cc hello/src/hello_runtime.cc hello/test/hello_test.cc \
-         hello/autogen/hello_methods.h hello/autogen/hello_lib_exec.h hello/python/hello_py.cc; do
+for f in chimaera_repo.yaml CMakeLists.txt .gitignore hello/chimaera_mod.yaml hello/CMakeLists.txt \
+         hello/include/hello/hello_client.h hello/src/hello_runtime.cc hello/test/hello_test.cc \
+         hello/autogen/hello_methods.h hello/autogen/hello_lib_exec.h hello/autogen/hello_schema.h \
+         hello/autogen/hello_python.cc; do
   [[ -f $tmp/repo/$f ]] || fail "scaffold lacks $f"
 done
 grep -q '^add_subdirectory(hello)$' "$tmp/repo/CMakeLists.txt" || fail "repo CMakeLists.txt lacks add_subdirectory(hello)"
@@ -124,7 +126,7 @@ step "install the scaffolded repo (exported targets demo::hello_client / demo::h
 cmake --install "$tmp/build" --prefix "$tmp/repo_prefix" > "$tmp/repo_install.log" ||
   { cat "$tmp/repo_install.log"; fail "installing the scaffolded repo"; }
 for f in lib/cmake/demo/demoTargets.cmake lib/libdemo_hello_runtime.so include/hello/hello_client.h \
-         include/hello/hello_tasks.h include/hello/hello_methods.h; do
+         include/hello/hello_schema.h include/hello/hello_methods.h; do
   [[ -e $tmp/repo_prefix/$f ]] || fail "installed scaffolded repo lacks $f"
 done
 grep -q "demo::hello_client" "$tmp/repo_prefix/lib/cmake/demo/demoTargets.cmake" || fail "demo::hello_client not exported"

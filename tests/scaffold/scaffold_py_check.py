@@ -1,5 +1,6 @@
-"""Python half of scaffold_e2e.sh: the generated extension demo_hello against a
-running runtime (issue 5).
+"""Python half of scaffold_e2e.sh: the Python module demo_hello that the
+scaffolded repo's build generated from chimaera_mod.yaml (issues 5, 14),
+against a running runtime.
 
 usage: python scaffold_py_check.py PORT PREFIX_LIB [--dedup-only]
 
@@ -7,15 +8,19 @@ Run with the scaffolded build's python/ on PYTHONPATH and the `chimaera`
 package importable. Checks:
   * chimaera._core and demo_hello map ONE libchimaera_client.so (the dynamic
     loader reuses a loaded SONAME), from PREFIX_LIB unless --dedup-only;
-  * that one IpcManager is shared: demo_hello is connected exactly when
-    chimaera is (chimaera.connect / disconnect, no connect in demo_hello);
-  * demo_hello.TaskError / RuntimeUnavailableError are chimaera's;
-  * Client.create / pool_id / example (bytes, bytearray, memoryview, empty)
-    / destroy, the TaskError paths (empty label, pool exists, unknown pool),
-    calls from several threads at once (the GIL is released while waiting).
+  * create_pool(name, "demo::hello") returns demo_hello.HelloPool (found by
+    importing demo_hello for the qualified name), also for the bare name;
+  * pool.example(...) returns a named tuple; bytes, bytearray, memoryview
+    inputs; example_async gives chimaera.Future objects that work with
+    result(timeout), as_completed, wait_all and asyncio's await;
+  * errors: TaskError BAD_ARGUMENT from the handler, a small_message task
+    on the pool refused (UNSUPPORTED_METHOD), TypeError for a str as bytes,
+    RuntimeUnavailableError before connect and after disconnect;
+  * calls from several threads at once (the GIL is released while waiting).
 --dedup-only: only import both and check the single library copy.
 Exit status 0 when every check passed.
 """
+import asyncio
 import os
 import sys
 import threading
@@ -49,43 +54,55 @@ def main():
     assert os.path.dirname(os.path.realpath(libs[0])) == os.path.realpath(prefix_lib), \
         f"{libs[0]} is not the installed prefix's ({prefix_lib})"
 
-    assert demo_hello.TaskError is chimaera.TaskError
-    assert demo_hello.RuntimeUnavailableError is chimaera.RuntimeUnavailableError
-    assert not demo_hello.connected() and demo_hello.connected_port() == 0
-    e = expect(chimaera.RuntimeUnavailableError, demo_hello.Client().create, "nope")
+    # Not connected yet: the generated calls say so.
+    e = expect(chimaera.RuntimeUnavailableError, demo_hello.HelloPool(None, 5).example, "x", b"", 0)
     assert "chimaera.connect" in str(e), e
 
     deadline = time.monotonic() + 10  # the runtime may still be starting
     while True:
         try:
-            chimaera.connect(port)
+            client = chimaera.connect(port)
             break
         except chimaera.RuntimeUnavailableError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    # One IpcManager: chimaera.connect attached the one demo_hello uses too.
-    assert demo_hello.connected() and demo_hello.connected_port() == port
 
-    c = demo_hello.Client()
-    assert c.pool_id == 0
-    expect(ValueError, c.example, "x", b"", 0)
     name = f"hello_py_{os.getpid()}"
-    c.create(name)
-    assert c.pool_id > 0, c.pool_id
-    r = c.example("lbl", b"\x01\x02\x03", 5)
-    assert r == {"counter": 6, "sum": 6, "message": "lbl: 3 bytes, sum 6"}, r
-    big = bytearray(range(256)) * 256
-    r = c.example("big", memoryview(big), 0, hash=1)
-    assert r["sum"] == 255 * 128 * 256 and r["counter"] == 1, r
-    assert c.example("ba", bytearray(b"\xff" * 10))["sum"] == 2550
-    expect(BufferError, c.example, "strided", memoryview(big)[::2])
-    expect(TypeError, c.example, "str", "not bytes")
-    assert c.example("empty", b"", 41) == {"counter": 42, "sum": 0, "message": "empty: 0 bytes, sum 0"}
+    pool = client.create_pool(name, "demo::hello")
+    assert type(pool) is demo_hello.HelloPool, type(pool)
+    assert pool.module == "demo::hello"
+    assert type(client.create_pool(name + "_bare", "hello")) is demo_hello.HelloPool
 
-    e = expect(chimaera.TaskError, c.example, "", b"\x01", 0)
+    r = pool.example("lbl", b"\x01\x02\x03", 5)
+    assert r == (6, 6, "lbl: 3 bytes, sum 6"), r
+    assert (r.counter, r.sum, r.message) == (6, 6, "lbl: 3 bytes, sum 6"), r
+    big = bytearray(range(256)) * 256
+    r = pool.example("big", memoryview(big), 0)
+    assert r.sum == 255 * 128 * 256 and r.counter == 1, r
+    assert pool.example("ba", bytearray(b"\xff" * 10), 0).sum == 2550
+    assert pool.example("empty", b"", 41) == (42, 0, "empty: 0 bytes, sum 0")
+    expect(TypeError, pool.example, "str", "not bytes", 0)
+
+    # Futures: result, as_completed, wait_all, await.
+    futs = [pool.example_async("f", bytes([i]), i) for i in range(100)]
+    assert chimaera.wait_all(futs, timeout=30)
+    assert [f.result(timeout=5).sum for f in futs] == list(range(100))
+    order = {f: i for i, f in enumerate(pool.example_async("c", bytes([i]), 0) for i in range(50))}
+    assert sorted(f.result().sum for f in chimaera.as_completed(order, timeout=30)) == list(range(50))
+
+    async def gather():
+        return await asyncio.gather(*(pool.example_async("a", bytes([i, i]), 0) for i in range(10)))
+
+    assert [r.sum for r in asyncio.run(gather())] == [2 * i for i in range(10)]
+
+    # Errors.
+    e = expect(chimaera.TaskError, pool.example, "", b"\x01", 0)
     assert e.code == chimaera.TaskErrorCode.BAD_ARGUMENT and "non-empty label" in e.message, (e.code, e.message)
-    e = expect(chimaera.TaskError, demo_hello.Client().create, name)
+    assert isinstance(pool.example_async("", b"", 0).exception(timeout=10), chimaera.TaskError)
+    e = expect(chimaera.TaskError, chimaera.Pool(client, pool.id).md)  # small_message's method 10
+    assert e.code == chimaera.TaskErrorCode.UNSUPPORTED_METHOD and "ExampleTask" in e.message, (e.code, e.message)
+    e = expect(chimaera.TaskError, client.create_pool, name, "demo::hello")
     assert e.code == chimaera.TaskErrorCode.POOL_EXISTS, (e.code, e.message)
 
     # Several Python threads at once (each call releases the GIL while waiting).
@@ -94,8 +111,8 @@ def main():
     def worker(i):
         try:
             for k in range(50):
-                got = c.example(f"t{i}", bytes([i, k]), k, hash=i)
-                assert got["sum"] == i + k and got["counter"] == k + 1, got
+                got = pool.example(f"t{i}", bytes([i, k]), k)
+                assert got.sum == i + k and got.counter == k + 1, got
         except BaseException as ex:  # noqa: BLE001 - reported below
             errors.append(ex)
 
@@ -107,19 +124,15 @@ def main():
     assert not any(t.is_alive() for t in threads), "a thread hung"
     assert not errors, errors
 
-    # Another process-level view of the same pool, then destroy.
-    same = demo_hello.Client(pool_id=c.pool_id)
-    assert same.example("same", b"\x02")["sum"] == 2
-    pool_id = c.pool_id
-    c.destroy()
-    assert c.pool_id == 0
-    expect(ValueError, c.destroy)
-    e = expect(chimaera.TaskError, demo_hello.Client(pool_id=pool_id).destroy)
+    # Another view of the same pool, then destroy.
+    same = client.pool(pool.id, name, "demo::hello")
+    assert type(same) is demo_hello.HelloPool and same.example("same", b"\x02", 0).sum == 2
+    pool.destroy()
+    e = expect(chimaera.TaskError, same.example, "gone", b"", 0)
     assert e.code == chimaera.TaskErrorCode.UNKNOWN_POOL, (e.code, e.message)
 
     chimaera.disconnect()
-    assert not demo_hello.connected()
-    expect(chimaera.RuntimeUnavailableError, same.example, "x", b"")
+    expect(chimaera.RuntimeUnavailableError, same.example, "x", b"", 0)
     print("demo_hello from Python: OK")
 
 

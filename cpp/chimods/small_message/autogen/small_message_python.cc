@@ -112,6 +112,21 @@ PyObject *CallingPython(F &&build) noexcept {
   return nullptr;
 }
 
+// ---- kMd (chimaera_mod.yaml line 10)
+void DeleteMd(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeMd(chi::ipc::FullPtr<MdTask>(task)); }
+PyObject *ResultMd([[maybe_unused]] chi::Task *raw) {
+  return CallingPython([&]() -> py::object {
+    [[maybe_unused]] auto *task = reinterpret_cast<MdTask *>(raw);
+    return py::none();
+  });
+}
+py::object AsyncMd(std::uint64_t pool, long long node) {
+  RequireConnected();
+  GeneratedClient client = ClientOf(pool, node);
+  auto task = client.AsyncMd();
+  return Submitted(task, &DeleteMd, &ResultMd);
+}
+
 // The pool class, in Python: its methods call the functions above.
 constexpr const char *kPoolSource = R"chimaera_py(
 import collections as _collections
@@ -130,6 +145,14 @@ class SmallMessagePool(_chimaera.Pool):
     ``*_async`` ones a :class:`chimaera.Future` of them. Errors:
     :class:`chimaera.TaskError`, :class:`chimaera.RuntimeUnavailableError`,
     MemoryError (shared memory full)."""
+
+    def md(self, *, node=None):
+        """kMd -> None."""
+        return _md_async(self.id, _node(node)).result()
+
+    def md_async(self, *, node=None):
+        """Submit kMd; a chimaera.Future of what md() returns."""
+        return _md_async(self.id, _node(node))
 
 
 _chimaera.register_pool_class("chimaera::small_message", SmallMessagePool)
@@ -167,5 +190,7 @@ PYBIND11_MODULE(chimaera_small_message, m) {
                                           "shm_size or use smaller buffers)").c_str());
     }
   });
+  m.def("_md_async", &AsyncMd, py::arg("pool_id"), py::arg("node"),
+        "Submit kMd; returns a chimaera.Future.");
   py::exec(kPoolSource, m.attr("__dict__"));
 }

@@ -35,6 +35,27 @@ namespace chimaera::small_message {
 using CreateTask = chimaera::admin::CreatePoolTask;
 using DestroyTask = chimaera::admin::DestroyPoolTask;
 
+/** kMd (id 10, chimaera_mod.yaml line 10). */
+struct MdTask : public chi::Task {
+
+  explicit MdTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
+  MdTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
+        const chi::DomainQuery &dom_query)
+      : chi::Task(alloc) {
+    task_node_ = task_node;
+    pool_ = pool_id;
+    method_ = Method::kMd;
+    dom_query_ = dom_query;
+  }
+
+  template <typename Ar>
+  void SerializeIn([[maybe_unused]] Ar &ar) {
+  }
+  template <typename Ar>
+  void SerializeOut([[maybe_unused]] Ar &ar) {
+  }
+};
+
 /** The client side of chimaera::small_message: pool creation and one call per
  * schema method. A module's own Client derives from it (and may add calls
  * for its hand-written tasks). */
@@ -53,6 +74,44 @@ class GeneratedClient : public chi::ContainerClient {
   }
   void Destroy(const chi::DomainQuery &dom = chi::DomainQuery::GetLocalHash(0)) {
     chimaera::admin::Client().DestroyPool(chi::ipc::MemContext(), dom, pool_id_);
+  }
+
+  /** Submit kMd; wait with WaitMd(task) (or free with FreeMd). */
+  chi::ipc::FullPtr<MdTask> AsyncMd() {
+    auto *ipc = CHI_IPC_MANAGER;
+    chi::ipc::FullPtr<MdTask> task;
+    try {
+      task = ipc->NewTask<MdTask>(chi::ipc::MemContext(), ipc->NewTaskNode(), pool_id_, dom_);
+    } catch (...) {
+      throw;
+    }
+    try {
+      ipc->Enqueue(task);
+    } catch (...) {
+      FreeMd(task);
+      throw;
+    }
+    return task;
+  }
+  /** kMd, waiting for it. Throws chi::TaskError when it failed. */
+  void Md() {
+    return WaitMd(AsyncMd());
+  }
+  /** Wait for a task of AsyncMd, take its outputs and free it. Throws
+   * chi::TaskError when it failed (the task is freed all the same). */
+  static void WaitMd(chi::ipc::FullPtr<MdTask> task) {
+    task->Wait();
+    if (task->HasError()) {
+      chi::TaskError err(task->return_code_, std::string(chi::TaskErrorName(task->return_code_)) + ": " + task->error_.str());
+      FreeMd(task);
+      throw err;
+    }
+    FreeMd(task);
+  }
+  /** Free a task of AsyncMd (and its buffers) without reading it; it
+   * must have completed. */
+  static void FreeMd(chi::ipc::FullPtr<MdTask> task) {
+    CHI_IPC_MANAGER->DelTask(task);
   }
 
  protected:
