@@ -81,13 +81,15 @@ class Client:
         """Whether the runtime process still lives (~10 µs)."""
         return self.connected and _core.runtime_alive()
 
-    def create_pool(self, name: str, module: str, args: str = "", node: int | None = None,
+    def create_pool(self, name: str, module: str, args: str = "", nodes: list[int] | None = None,
                     pool_id: int | None = None) -> "Pool":
         """Create a pool named ``name`` of module ``module`` (e.g. "small_message").
 
-        ``node``: create it on that node of the cluster (None: the attached
-        node); ``pool_id``: ask for that id (None: any), e.g. the id the pool
-        got on another node. ``module`` may be qualified ("ns::mod") or bare
+        The pool spans the cluster: ``nodes`` lists the nodes of its
+        containers 0..N-1 (None: one container on every node, container k on
+        node k); every node knows the pool by one id and name. All or none:
+        if a node refuses or is down, the call raises naming it and no node
+        keeps the pool. ``pool_id``: ask for that id (None: any). ``module`` may be qualified ("ns::mod") or bare
         when only one loaded module has that name; the pool's ``.module`` is
         the qualified name, and its class the one registered for it (e.g.
         the module's generated Python binding, see :func:`register_pool_class`).
@@ -98,17 +100,17 @@ class Client:
             RuntimeUnavailableError: not connected, or the runtime died.
         """
         self._check()
-        pid = _core.create_pool(name, module, args, _node(node), int(pool_id or 0))
+        pid = _core.create_pool(name, module, args, _nodes(nodes), int(pool_id or 0))
         if "::" not in module:  # the runtime resolved a bare name: use the qualified one
             module = next((p["module"] for p in _core.status()["pools"] if p["id"] == pid), module)
         return _pool_class(module)(self, pid, name, module)
 
-    def create_pool_async(self, name: str, module: str, args: str = "", node: int | None = None,
+    def create_pool_async(self, name: str, module: str, args: str = "", nodes: list[int] | None = None,
                           pool_id: int | None = None) -> Future:
         """Like :meth:`create_pool`; the future's result is the pool id (int)
         (wrap it with :meth:`pool`)."""
         self._check()
-        return Future(_core.create_pool_async(name, module, args, _node(node), int(pool_id or 0)))
+        return Future(_core.create_pool_async(name, module, args, _nodes(nodes), int(pool_id or 0)))
 
     def pool(self, pool_id: int, name: str = "", module: str = "small_message") -> "Pool":
         """A :class:`Pool` for an existing pool id (e.g. created by another process);
@@ -118,7 +120,9 @@ class Client:
         return _pool_class(module)(self, int(pool_id), name, module)
 
     def destroy_pool(self, pool_id: int) -> None:
-        """Destroy a pool by id. Raises TaskError (UNKNOWN_POOL)."""
+        """Destroy a pool by id on every node. Raises TaskError (UNKNOWN_POOL;
+        NodeUnreachableError naming the nodes that are down, the others
+        destroyed it all the same)."""
         self._check()
         _core.destroy_pool(int(pool_id))
 
@@ -189,6 +193,15 @@ def _node(node: int | None) -> int:
     if int(node) < 0:
         raise ValueError(f"node must be a node id (>= 0) or None, not {node}")
     return int(node)
+
+
+def _nodes(nodes: list[int] | None) -> list[int]:
+    if nodes is None:
+        return []
+    out = [int(n) for n in nodes]
+    if not out or any(n < 0 for n in out):
+        raise ValueError(f"nodes must be a non-empty list of node ids (>= 0) or None, not {nodes!r}")
+    return out
 
 
 _pool_classes: dict[str, type] = {}

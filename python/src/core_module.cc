@@ -86,21 +86,22 @@ void Disconnect() {
   CHI_IPC_MANAGER->Finalize();
 }
 
-TaskHandle *CreatePoolAsync(const std::string &name, const std::string &module, const std::string &args, i64 node,
-                            u64 pool_id) {
+TaskHandle *CreatePoolAsync(const std::string &name, const std::string &module, const std::string &args,
+                            const std::vector<u32> &nodes, u64 pool_id) {
   RequireConnected();
   ReapGraveyard();
-  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), OnNode(node), name, module, args,
-                                                     PoolId(pool_id));
+  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), Dyn(), name, module, args, PoolId(pool_id),
+                                                     nodes);
   return new TaskHandle(ipc::FullPtr<Task>(t), &DeleteTaskAs<chimaera::admin::CreatePoolTask>,
                         ResultKind::kPoolId);
 }
 
-u64 CreatePool(const std::string &name, const std::string &module, const std::string &args, i64 node, u64 pool_id) {
+u64 CreatePool(const std::string &name, const std::string &module, const std::string &args,
+               const std::vector<u32> &nodes, u64 pool_id) {
   RequireConnected();
   ReapGraveyard();
-  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), OnNode(node), name, module, args,
-                                                     PoolId(pool_id));
+  auto t = chimaera::admin::Client().AsyncCreatePool(ipc::MemContext(), Dyn(), name, module, args, PoolId(pool_id),
+                                                     nodes);
   WaitOwned(t);
   u64 id = t->pool_id_.id_;
   CHI_IPC_MANAGER->DelTask(t);
@@ -483,12 +484,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("status", &Status,
         "Runtime facts: port, pid, num_workers, state, tasks_completed per worker, queue_depths per process-queue "
         "lane, pools (id, name, module). Raises TaskError if the admin pool cannot answer.");
-  m.def("create_pool", &CreatePool, py::arg("name"), py::arg("module"), py::arg("args") = "", py::arg("node") = -1,
-        py::arg("pool_id") = 0,
-        "Create a pool of `module` (on node `node` of a cluster, -1: the attached one), with id `pool_id` (0: "
-        "any); returns its id. Raises TaskError (unknown module, pool exists, id in use, node unreachable).");
+  m.def("create_pool", &CreatePool, py::arg("name"), py::arg("module"), py::arg("args") = "",
+        py::arg("nodes") = std::vector<chi::u32>{}, py::arg("pool_id") = 0,
+        "Create a pool of `module` on every node of the cluster, or with container k on nodes[k], with id "
+        "`pool_id` (0: any); returns its id. All or none: raises TaskError naming the node (unknown module, pool "
+        "exists, id in use, bad node list, node unreachable) and no node keeps the pool.");
   m.def("create_pool_async", &CreatePoolAsync, py::arg("name"), py::arg("module"), py::arg("args") = "",
-        py::arg("node") = -1, py::arg("pool_id") = 0, py::return_value_policy::take_ownership);
+        py::arg("nodes") = std::vector<chi::u32>{}, py::arg("pool_id") = 0, py::return_value_policy::take_ownership);
   m.def("destroy_pool", &DestroyPool, py::arg("pool_id"), "Destroy a pool. Raises TaskError (unknown pool).");
   m.def("stop_runtime", &StopRuntime, py::arg("all_nodes") = false,
         "Ask the runtime to stop (all_nodes: every node of its cluster); returns once it accepted, with the "

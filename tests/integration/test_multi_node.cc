@@ -17,6 +17,7 @@
 #include "bdev/bdev_client.h"
 #include "compressor/compressor_client.h"
 #include "local_cluster.h"
+#include "work_calls.h"
 #include "worktest/worktest_tasks.h"
 
 namespace {
@@ -24,50 +25,26 @@ using chi::DomainQuery;
 using chi::testing::ClusterOptions;
 using chi::testing::ExitedWith;
 using chi::testing::LocalCluster;
+using chi::testing::Work;
+using chi::testing::WorkError;
 using chimaera_test::worktest::Method;
 using chimaera_test::worktest::WorkTask;
 
 chi::ipc::MemContext mctx;
 
-/** Create pool `name` of `mod` on every node with one id (node 0 picks it);
- * the client is attached to node 0. */
+/** Create pool `name` of `mod` with a container on every node (one
+ * cluster-wide CreatePool; container k on node k). */
 chi::PoolId CreateEverywhere(LocalCluster &c, const std::string &name, const std::string &mod,
                              const std::string &args = "") {
   chimaera::admin::Client admin;
-  chi::PoolId id = admin.CreatePool(mctx, DomainQuery::GetGlobalNode(0), name, mod, args);
-  for (int k = 1; k < c.Size(); ++k)
-    EXPECT_EQ(admin.CreatePool(mctx, DomainQuery::GetGlobalNode(k), name, mod, args, id), id);
+  chi::PoolId id = admin.CreatePool(mctx, DomainQuery::GetDynamic(), name, mod, args);
+  for (const auto &p : admin.ListPools(mctx, DomainQuery::GetDynamic()))
+    if (p.id == id) EXPECT_EQ(p.nodes.size(), static_cast<std::size_t>(c.Size()));
   return id;
 }
 
 chi::ipc::FullPtr<WorkTask> Async(chi::PoolId pool, DomainQuery dom, chi::u32 method, chi::u64 in) {
-  auto *ipc = CHI_IPC_MANAGER;
-  auto t = ipc->NewTask<WorkTask>(mctx, ipc->NewTaskNode(), pool, dom, method, in);
-  ipc->Enqueue(t);
-  return t;
-}
-
-/** Run a worktest task; returns out_, or throws TaskError. */
-chi::u64 Work(chi::PoolId pool, DomainQuery dom, chi::u32 method, chi::u64 in = 0) {
-  auto t = Async(pool, dom, method, in);
-  t->Wait();
-  chi::u64 out = t->out_;
-  const bool err = t->HasError();
-  chi::TaskError e(t->return_code_, t->error_.str());
-  CHI_IPC_MANAGER->DelTask(t);
-  if (err) throw e;
-  return out;
-}
-
-/** The TaskError of a task expected to fail. */
-chi::TaskError WorkError(chi::PoolId pool, DomainQuery dom, chi::u32 method, chi::u64 in = 0) {
-  try {
-    Work(pool, dom, method, in);
-  } catch (const chi::TaskError &e) {
-    return e;
-  }
-  ADD_FAILURE() << "the task succeeded";
-  return chi::TaskError(0, "");
+  return chi::testing::AsyncWork(pool, dom, method, in);
 }
 
 std::string NodeName(const LocalCluster &c, int k) {
@@ -116,15 +93,18 @@ TEST(MultiNode, RemoteErrorsNameTheNodeThatRanTheTask) {
   chi::TaskError e = WorkError(pool, DomainQuery::GetGlobalNode(1), Method::kThrow);
   EXPECT_EQ(e.Code(), chi::kTaskModuleException);
   EXPECT_EQ(std::string(e.what()), NodeName(c, 1) + ": worktest Throw: boom");
-  // A pool only node 0 has: unknown on node 2.
-  chi::PoolId only0 = chimaera::admin::Client().CreatePool(mctx, DomainQuery::GetLocalHash(0), "only0", "worktest");
+  // A pool only node 0 knows (kThisNode): unknown on node 2.
+  chi::PoolId only0 = chimaera::admin::Client().CreatePool(mctx, DomainQuery::GetLocalHash(0), "only0", "worktest",
+                                                           "", chi::PoolId(), {}, chimaera::admin::PoolScope::kThisNode);
   e = WorkError(only0, DomainQuery::GetGlobalNode(2), Method::kWhere);
   EXPECT_EQ(e.Code(), chi::kTaskUnknownPool);
   EXPECT_EQ(std::string(e.what()), NodeName(c, 2) + ": no pool with id " + only0.ToString());
   // No node 7.
   e = WorkError(pool, DomainQuery::GetGlobalNode(7), Method::kWhere);
   EXPECT_EQ(e.Code(), chi::kTaskBadArgument);
-  EXPECT_NE(std::string(e.what()).find("addressed to node 7, but the cluster has 3 nodes"), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("has no container on node 7 (its containers are on nodes [0, 1, 2])"),
+            std::string::npos)
+      << e.what();
   // Still serving.
   EXPECT_EQ(Work(pool, DomainQuery::GetGlobalNode(1), Method::kWhere), 1u);
 }
@@ -329,7 +309,9 @@ TEST(MultiNodeFailure, KilledPeerFailsItsTasksAndItsNewIncarnationIsUsed) {
   ASSERT_TRUE(c.WaitAllAlive()) << c.Logs();
   const std::string new_incarnation = chimaera::remote_queue::Client().Peers()[1].incarnation;
   EXPECT_NE(new_incarnation, old_incarnation);
-  EXPECT_EQ(chimaera::admin::Client().CreatePool(mctx, DomainQuery::GetGlobalNode(1), "work", "worktest", "", pool),
+  // The new incarnation starts empty: give it back its container.
+  EXPECT_EQ(chimaera::admin::Client().CreatePool(mctx, DomainQuery::GetGlobalNode(1), "work", "worktest", "", pool, {},
+                                                 chimaera::admin::PoolScope::kThisNode),
             pool);
   EXPECT_EQ(Work(pool, DomainQuery::GetGlobalNode(1), Method::kWhere), 1u);
 }
@@ -371,7 +353,9 @@ TEST(MultiNodeFailure, HelloFromAnotherNodeTableIsRefusedNamingBothSides) {
   LocalCluster c(o);
   ASSERT_TRUE(c.Start()) << c.Logs();
   ASSERT_TRUE(c.Connect(0));
-  chi::PoolId pool = chimaera::admin::Client().CreatePool(mctx, DomainQuery::GetLocalHash(0), "work", "worktest");
+  // Node 0 only (node 1 cannot be reached), with a map naming both.
+  chi::PoolId pool = chimaera::admin::Client().CreatePool(mctx, DomainQuery::GetLocalHash(0), "work", "worktest", "",
+                                                          chi::PoolId(), {}, chimaera::admin::PoolScope::kThisNode);
   chi::TaskError e = WorkError(pool, DomainQuery::GetGlobalNode(1), Method::kWhere);
   EXPECT_EQ(e.Code(), chi::kTaskNodeUnreachable);
   const std::string msg = e.what();

@@ -118,8 +118,7 @@ TEST(SchemaModule, EveryFieldTravelsToAnotherNodeAndBack) {
   ASSERT_TRUE(cluster.WaitAllAlive()) << cluster.Logs();
   chimaera::admin::Client admin;
   const chi::ipc::MemContext mctx;
-  const chi::PoolId id = admin.CreatePool(mctx, DomainQuery::GetGlobalNode(0), "kv", "chimaera_test::kvstore");
-  ASSERT_EQ(admin.CreatePool(mctx, DomainQuery::GetGlobalNode(1), "kv", "chimaera_test::kvstore", "", id), id);
+  const chi::PoolId id = admin.CreatePool(mctx, DomainQuery::GetDynamic(), "kv", "chimaera_test::kvstore");
   kv::GeneratedClient c;
   c.pool_id_ = id;
   c.SetDomain(DomainQuery::GetGlobalNode(1));

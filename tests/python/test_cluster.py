@@ -93,9 +93,7 @@ def nodes():
 
 
 def pool_everywhere(client: chimaera.Client, name: str) -> chimaera.Pool:
-    pool = client.create_pool(name, "small_message", node=0)
-    client.create_pool(name, "small_message", node=1, pool_id=pool.id)
-    return pool
+    return client.create_pool(name, "small_message")
 
 
 def test_remote_tasks_look_like_local_ones(nodes):
@@ -118,11 +116,11 @@ def test_remote_tasks_look_like_local_ones(nodes):
 
 def test_remote_errors_and_unreachable_node(nodes):
     c = chimaera.connect(nodes.port, host=HOSTS[0])
-    only0 = c.create_pool("only0", "small_message")
+    only0 = c.create_pool("only0", "small_message", nodes=[0])
     with pytest.raises(chimaera.TaskError) as e:
         only0.md(node=1)
-    assert e.value.code == chimaera.TaskErrorCode.UNKNOWN_POOL
-    assert f"node 1 ({HOSTS[1]}:{nodes.port})" in str(e.value)
+    assert e.value.code == chimaera.TaskErrorCode.BAD_ARGUMENT
+    assert "has no container on node 1 (its containers are on nodes [0])" in str(e.value)
     pool = pool_everywhere(c, "p")
     nodes.procs[1].kill()
     nodes.procs[1].wait()

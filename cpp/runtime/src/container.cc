@@ -64,4 +64,15 @@ void Container::NewCopy(u32 method, const ipc::FullPtr<Task> &orig, ipc::FullPtr
   dup = LoadIn(method, in);
 }
 
+void Container::Aggregate(u32 method, ipc::FullPtr<Task> parent, ipc::FullPtr<Task> replica, bool first) {
+  if (!first) return;
+  TaskOutputArchiveOUT out;
+  SaveOut(method, out, replica);
+  const std::string bytes = out.Get();
+  TaskInputArchiveOUT in(bytes, CHI_IPC_MANAGER->GetAllocator());
+  const i32 code = parent->return_code_;
+  LoadOut(method, in, parent);
+  parent->return_code_ = code;  // the fan-out decides the outcome
+}
+
 }  // namespace chi

@@ -44,10 +44,17 @@ PoolId PoolManager::Register(const std::string &name, const std::string &module,
   container->pool_name_ = name;
   Container *raw = container.get();
   owned_.push_back(std::move(container));
-  by_name_[name] = PoolInfo{id, name, module};
+  by_name_[name] = PoolInfo{id, name, module, raw->container_nodes_};
   // release: a worker that loads this pointer sees the fully built container.
   containers_[id.id_ & (kMaxPools - 1)].store(raw, std::memory_order_release);
   return id;
+}
+
+PoolId PoolManager::NextFreeId() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (u64 n = 0, s = next_slot_; n < kMaxPools - 2; ++n, s = s + 1 < kMaxPools ? s + 1 : 2)
+    if (containers_[s].load(std::memory_order_relaxed) == nullptr) return PoolId(((generation_[s] + 1) << kSlotBits) | s);
+  return PoolId();
 }
 
 PoolId PoolManager::FindPool(const std::string &name) const {

@@ -116,6 +116,7 @@ void Runtime::CreateRemoteQueuePool() {
   auto *rq = dynamic_cast<RemoteQueue *>(c.get());
   if (rq == nullptr) throw std::runtime_error("the module 'remote_queue' does not implement chi::RemoteQueue");
   c->CreateLocalQueue(0, 1);
+  SpanEveryNode(*c);
   rq->Start(config_, cluster_);
   remote_queue_ = rq;
   std::string err;
@@ -138,6 +139,14 @@ void Runtime::ServerInitQueues() {
   shared_->process_queue_ = pq.shm_;
 }
 
+// The runtime's own pools have one container per node: container k on node k.
+void Runtime::SpanEveryNode(Container &c) const {
+  const u32 n = cluster_.IsCluster() ? static_cast<u32>(cluster_.table.Size()) : 1;
+  c.container_nodes_.resize(n);
+  for (u32 k = 0; k < n; ++k) c.container_nodes_[k] = k;
+  c.container_id_ = node_id_;
+}
+
 void Runtime::CreateAdminPool() {
   std::unique_ptr<Container> admin;
   try {
@@ -147,6 +156,7 @@ void Runtime::CreateAdminPool() {
                              " (is libchimaera_admin_runtime.so beside libchimaera_runtime.so or on CHI_REPO_PATH?)");
   }
   admin->CreateLocalQueue(0, 1);
+  SpanEveryNode(*admin);
   std::string err;
   if (pools_.Register("admin", "admin", kAdminPoolId, std::move(admin), &err).IsNull())
     throw std::runtime_error("cannot register the admin pool: " + err);
@@ -221,10 +231,14 @@ void Runtime::FailTask(ipc::FullPtr<Task> task, i32 code, const std::string &msg
 }
 
 void Runtime::CompleteTask(ipc::FullPtr<Task> task) noexcept {
-  // A task rebuilt from a peer's request: its waiter is on the other node.
-  if (task->task_flags_.Any(TASK_REMOTE)) [[unlikely]] {
-    remote_queue_->Return(task);
-    return;
+  if (task->task_flags_.Any(TASK_REMOTE | TASK_REPLICA)) [[unlikely]] {
+    // A replica of a fan-out task: merged into its original.
+    if (task->task_flags_.Any(TASK_REPLICA) && replicas_.ReplicaDone(task)) return;
+    // A task rebuilt from a peer's request: its waiter is on the other node.
+    if (task->task_flags_.Any(TASK_REMOTE) && remote_queue_ != nullptr) {
+      remote_queue_->Return(task);
+      return;
+    }
   }
   // seq_cst pairs with Worker::BlockOn's store + re-check (see Task).
   u32 prev = task->completion_.exchange(kComplete, std::memory_order_seq_cst);

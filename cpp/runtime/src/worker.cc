@@ -7,6 +7,7 @@
 
 #include "chimaera/ipc/process_id.h"
 #include "chimaera/runtime/container.h"
+#include "chimaera/runtime/domain_resolution.h"
 #include "chimaera/runtime/log.h"
 #include "chimaera/runtime/runtime.h"
 #include "task_fiber.h"
@@ -292,25 +293,34 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
   rctx.task_ = task;
   rctx.container_ = c;
   rctx.worker_ = this;
+  u32 lane_hash = task->dom_query_.GetSelector();
   try {
     if (task->dom_query_.IsDynamic()) {
       // The container replaces the dynamic query with a concrete one.
       c->Monitor(MonitorModeId::kGlobalSchedule, task->method_, task, rctx);
       // Left dynamic: any lane of this node's container will do; spread
-      // such tasks round-robin over the lanes (and so the workers).
-      if (task->dom_query_.IsDynamic()) task->dom_query_ = DomainQuery::GetLocalHash(next_dynamic_lane_++);
+      // such tasks round-robin over the lanes (and so the workers), or over
+      // the pool's containers when this node holds none.
+      if (task->dom_query_.IsDynamic())
+        task->dom_query_ = c->HasLocalContainer() ? DomainQuery::GetLocalHash(next_dynamic_lane_++)
+                                                  : DomainQuery::GetDirectHash(next_dynamic_lane_++);
     }
-    if (!task->dom_query_.IsLocal(rt_->NodeId())) {
-      // Not this node: the remote queue sends it and completes it later.
-      if (RemoteQueue *rq = rt_->GetRemoteQueue()) {
-        rq->Submit(task, c);
-        return;
+    // This node's container by hash (the common case) needs no resolution.
+    if (task->dom_query_.GetKind() != DomainQuery::kLocalHash || !c->HasLocalContainer()) [[unlikely]] {
+      const Resolution where = ResolveDomain(*c, task->dom_query_, rt_->NodeId());
+      switch (where.kind) {
+        case Resolution::kLocal: lane_hash = where.lane_hash; break;
+        case Resolution::kError:
+          local_work_ = true;
+          rt_->FailTask(task, kTaskBadArgument, where.error);
+          return;
+        case Resolution::kFanOut:
+          FanOut(task, c, where.first, where.count);
+          return;
+        case Resolution::kRemote:
+          RouteRemote(task, c, where.node);
+          return;
       }
-      local_work_ = true;  // (the error below is answered locally)
-      rt_->FailTask(task, kTaskBadArgument,
-                    "task addressed to node " + std::to_string(task->dom_query_.GetSelector()) +
-                        ", but this runtime is single-node (its configuration has no networking: section)");
-      return;
     }
     c->Monitor(MonitorModeId::kLocalSchedule, task->method_, task, rctx);
     local_work_ |= !task->task_flags_.Any(TASK_REMOTE);
@@ -318,7 +328,7 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
     rt_->FailTask(task, kTaskModuleException, std::string("Monitor threw: ") + e.what());
     return;
   }
-  TaskLane *lane = rctx.route_lane_ ? rctx.route_lane_ : c->GetLaneByHash(0, task->dom_query_.GetSelector());
+  TaskLane *lane = rctx.route_lane_ ? rctx.route_lane_ : c->GetLaneByHash(0, lane_hash);
   if (lane == nullptr) {
     rt_->FailTask(task, kTaskBadArgument, "pool '" + c->pool_name_ + "' has no local queue to route to");
     return;
@@ -337,6 +347,42 @@ void Worker::RouteTask(ipc::FullPtr<Task> task) {
   }
   if (!overflow_.empty() || TaskQueue::Enqueue(*lane, task.shm_, rt_->Workers()) != ipc::QueueStatus::kOk)
     overflow_.emplace_back(lane, task.shm_);  // keep order behind earlier overflow; never drop
+}
+
+// Not this node: the remote queue sends the task and completes it later.
+// False when the task was failed instead.
+bool Worker::RouteRemote(ipc::FullPtr<Task> task, Container *c, u32 node) {
+  RemoteQueue *rq = rt_->GetRemoteQueue();
+  if (rq == nullptr || task->task_flags_.Any(TASK_REMOTE)) local_work_ = true;  // an error answered here
+  if (rq == nullptr) {
+    rt_->FailTask(task, kTaskBadArgument,
+                  "task addressed to node " + std::to_string(node) +
+                      ", but this runtime is single-node (its configuration has no networking: section)");
+    return false;
+  }
+  if (task->task_flags_.Any(TASK_REMOTE)) {
+    // A peer sent it here; sending it on could loop between nodes.
+    rt_->FailTask(task, kTaskBadArgument,
+                  "pool '" + c->pool_name_ + "': the task was sent to node " + std::to_string(rt_->NodeId()) +
+                      ", which resolves its " + DomainQueryKindName(task->dom_query_.GetKind()) +
+                      " query to node " + std::to_string(node) + " (the nodes disagree about the pool)");
+    return false;
+  }
+  rq->Submit(task, c, node);
+  return true;
+}
+
+// One replica per container, each routed like any task (ReplicaSet).
+void Worker::FanOut(ipc::FullPtr<Task> task, Container *c, u32 first, u32 count) {
+  std::vector<ipc::FullPtr<Task>> replicas;
+  try {
+    replicas = rt_->Replicas().MakeReplicas(task, c, first, count);
+  } catch (const std::exception &e) {
+    local_work_ = true;
+    rt_->FailTask(task, kTaskBadArgument, std::string("cannot copy the task for its containers: ") + e.what());
+    return;
+  }
+  for (ipc::FullPtr<Task> r : replicas) RouteTask(r);
 }
 
 bool Worker::RetryOverflow() {

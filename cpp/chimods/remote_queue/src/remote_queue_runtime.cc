@@ -80,8 +80,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     }
   }
 
-  void Submit(chi::ipc::FullPtr<chi::Task> task, chi::Container *c) noexcept override {
-    const chi::u32 node = task->dom_query_.GetSelector();
+  void Submit(chi::ipc::FullPtr<chi::Task> task, chi::Container *c, chi::u32 node) noexcept override {
     if (node >= cluster_.table.Size()) {
       CHI_RUNTIME->FailTask(task, chi::kTaskBadArgument,
                             "the task is addressed to node " + std::to_string(node) + ", but the cluster has " +
@@ -198,7 +197,7 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     } catch (const std::exception &e) {
       return ReplyError(origin, chi::kTaskBadArgument, std::string("cannot rebuild the task: ") + e.what());
     }
-    task->task_flags_.UnsetBits(chi::TASK_FIRE_AND_FORGET);
+    task->task_flags_.UnsetBits(chi::TASK_FIRE_AND_FORGET | chi::TASK_REPLICA);
     task->task_flags_.SetBits(chi::TASK_REMOTE);
     {
       // Before it can complete (Return looks it up).

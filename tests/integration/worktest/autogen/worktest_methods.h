@@ -19,6 +19,8 @@ struct Method {
   static constexpr chi::u32 kRelay = 15;
   static constexpr chi::u32 kCount = 16;
   static constexpr chi::u32 kGetCount = 17;
+  static constexpr chi::u32 kContainer = 18;
+  static constexpr chi::u32 kWorker = 19;
   // Inherited methods not supported (-1 or not listed): kNodeFailure, kRecover, kMigrate, kUpgrade
 };
 

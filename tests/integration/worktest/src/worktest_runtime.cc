@@ -70,6 +70,23 @@ class Runtime : public chi::Container {
   void GetCount(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) {
     task->out_ = counted_.load(std::memory_order_relaxed);
   }
+  void Container(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &) {
+    task->out_ = chi::u64{container_id_} * 100 + CHI_RUNTIME->NodeId();
+  }
+  void Worker(chi::ipc::FullPtr<WorkTask> task, chi::RunContext &rctx) { task->out_ = rctx.worker_->Id(); }
+
+  // Fan-out merges (GetRange / GetBroadcast): kWhere gives the set of nodes
+  // that ran a replica (bit per node), kGetCount the sum over containers,
+  // kContainer the set of containers (bit per container id).
+  void AggregateWhere(chi::ipc::FullPtr<WorkTask> parent, chi::ipc::FullPtr<WorkTask> replica, bool first) {
+    parent->out_ = (first ? 0 : parent->out_) | (chi::u64{1} << replica->out_);
+  }
+  void AggregateGetCount(chi::ipc::FullPtr<WorkTask> parent, chi::ipc::FullPtr<WorkTask> replica, bool first) {
+    parent->out_ = (first ? 0 : parent->out_) + replica->out_;
+  }
+  void AggregateContainer(chi::ipc::FullPtr<WorkTask> parent, chi::ipc::FullPtr<WorkTask> replica, bool first) {
+    parent->out_ = (first ? 0 : parent->out_) | (chi::u64{1} << (replica->out_ / 100));
+  }
 
   // Every method shares one monitor policy (the generated Monitor calls
   // MonitorX with the method's task type, from chimaera_mod.yaml).

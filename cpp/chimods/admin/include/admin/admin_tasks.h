@@ -6,6 +6,7 @@
  * container's kCreate method with it, so a module reads its `args_`.
  */
 #include <string>
+#include <vector>
 
 #include "admin_methods.h"  // generated from chimaera_mod.yaml
 #include "chimaera/core/task.h"
@@ -13,44 +14,66 @@
 
 namespace chimaera::admin {
 
-/** Create a pool of module `mod_name_` named `pool_name_` (seed 002). */
+/** Where a CreatePool / DestroyPool runs. */
+enum class PoolScope : chi::u32 {
+  /** The admin that gets the task coordinates the whole cluster: every node
+   * registers the pool (same id, name and container -> node map), the nodes
+   * listed hold its containers; a failure on any node undoes the others. */
+  kCluster = 0,
+  /** This node only: one step of a coordinator's kCluster operation. */
+  kThisNode = 1,
+};
+
+/** Create a pool of module `mod_name_` named `pool_name_` (seed 002) with
+ * one container per node of `nodes_` (empty: every node of the cluster;
+ * container c on nodes_[c]). The name and id are the same cluster-wide; a
+ * node that is down or refuses makes the creation fail, naming it, and no
+ * node keeps the pool. OUT `pool_id_` and `nodes_` (the container -> node
+ * map). */
 struct CreatePoolTask : public chi::Task {
   IN chi::ipc::string pool_name_;  /**< name of the pool to create (unique) */
   IN chi::ipc::string mod_name_;   /**< module to create containers from */
   INOUT chi::PoolId pool_id_;      /**< requested id (optional input), the id (output) */
   INOUT chi::ipc::string args_;    /**< module-specific arguments (opaque bytes) */
+  IN PoolScope scope_ = PoolScope::kCluster;
+  INOUT chi::ipc::vector<chi::u32> nodes_;  /**< nodes of its containers (empty: all) / the map */
 
   explicit CreatePoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc)
-      : chi::Task(alloc), pool_name_(alloc.Get()), mod_name_(alloc.Get()), args_(alloc.Get()) {}
+      : chi::Task(alloc), pool_name_(alloc.Get()), mod_name_(alloc.Get()), args_(alloc.Get()), nodes_(alloc.Get()) {}
   CreatePoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
                  const chi::DomainQuery &dom_query, const std::string &pool_name, const std::string &mod_name,
-                 const std::string &args, chi::PoolId requested = chi::PoolId())
+                 const std::string &args, chi::PoolId requested = chi::PoolId(),
+                 const std::vector<chi::u32> &nodes = {}, PoolScope scope = PoolScope::kCluster)
       : chi::Task(alloc), pool_name_(alloc.Get(), pool_name), mod_name_(alloc.Get(), mod_name),
-        pool_id_(requested), args_(alloc.Get(), args) {
+        pool_id_(requested), args_(alloc.Get(), args), scope_(scope), nodes_(alloc.Get()) {
     task_node_ = task_node;
     pool_ = chi::kAdminPoolId;
     method_ = Method::kCreatePool;
     dom_query_ = dom_query;
+    if (!nodes.empty()) nodes_.assign(nodes.data(), nodes.size());
   }
 
   template <typename Ar>
   void SerializeIn(Ar &ar) {
-    ar(pool_name_, mod_name_, pool_id_, args_);
+    ar(pool_name_, mod_name_, pool_id_, args_, scope_, nodes_);
   }
   template <typename Ar>
   void SerializeOut(Ar &ar) {
-    ar(pool_id_, args_);
+    ar(pool_id_, args_, nodes_);
   }
 };
 
-/** Destroy pool `target_` (runs its kDestroy, then forgets it). */
+/** Destroy pool `target_` (runs its kDestroy, then forgets it) on every
+ * node (kCluster; nodes that are down are reported, the others destroy it
+ * all the same) or on this node only (kThisNode). */
 struct DestroyPoolTask : public chi::Task {
   IN chi::PoolId target_;
+  IN PoolScope scope_ = PoolScope::kCluster;
 
   explicit DestroyPoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   DestroyPoolTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node,
-                  const chi::DomainQuery &dom_query, chi::PoolId target)
-      : chi::Task(alloc), target_(target) {
+                  const chi::DomainQuery &dom_query, chi::PoolId target, PoolScope scope = PoolScope::kCluster)
+      : chi::Task(alloc), target_(target), scope_(scope) {
     task_node_ = task_node;
     pool_ = chi::kAdminPoolId;
     method_ = Method::kDestroyPool;
@@ -59,7 +82,7 @@ struct DestroyPoolTask : public chi::Task {
 
   template <typename Ar>
   void SerializeIn(Ar &ar) {
-    ar(target_);
+    ar(target_, scope_);
   }
   template <typename Ar>
   void SerializeOut(Ar &) {}
@@ -99,8 +122,9 @@ struct StopRuntimeTask : public chi::Task {
   }
 };
 
-/** List the pools of this runtime: OUT `pools_` holds one line per pool,
- * "<id>\t<name>\t<module>\n", sorted by id. */
+/** List the pools of the cluster (every node registers every pool): OUT
+ * `pools_` holds one line per pool, "<id>\t<name>\t<module>\t<nodes>\n",
+ * sorted by id, <nodes> the container -> node map ("0,1,2"). */
 struct ListPoolsTask : public chi::Task {
   OUT chi::ipc::string pools_;
 

@@ -19,8 +19,9 @@ namespace chi {
  * queue (inline GetLane); 5: pool ids carry a slot generation (inline
  * PoolManager::GetContainer); 6: remote tasks (TASK_REMOTE, the remote queue
  * interface, node-qualified segment names); 7: Task::type_id_ (type-checked
- * dispatch). */
-inline constexpr u32 kChimaeraAbiVersion = 7;
+ * dispatch); 8: DomainQuery kinds and pools across nodes (Container map,
+ * Aggregate, RemoteQueue::Submit node, TASK_REPLICA). */
+inline constexpr u32 kChimaeraAbiVersion = 8;
 
 enum RuntimeState : u32 { kRuntimeStarting = 0, kRuntimeRunning = 1, kRuntimeStopping = 2 };
 

@@ -57,6 +57,10 @@ inline constexpr u32 TASK_IS_SUBTASK = 1u << 1;
  * it completes, the runtime hands it back to the remote queue (which sends
  * its outputs to the peer and frees it) instead of waking a waiter. */
 inline constexpr u32 TASK_REMOTE = 1u << 2;
+/** Set by the runtime on a replica of a fan-out task (DomainQuery::GetRange
+ * / GetBroadcast): when it completes, the runtime merges it into the
+ * original (ReplicaSet) instead of waking a waiter. Never sent to a peer. */
+inline constexpr u32 TASK_REPLICA = 1u << 3;
 
 enum TaskCompletion : u32 { kPending = 0, kPendingWaiter = 1, kComplete = 2 };
 

@@ -30,9 +30,19 @@ namespace chi {
 
 class Container {
  public:
-  PoolId pool_id_;            /**< unique id of the pool */
-  std::string pool_name_;     /**< unique semantic name of the pool */
+  /** container_id_ of a node that holds no container of the pool (it keeps
+   * a Container object all the same, to schedule and serialize its tasks). */
+  static constexpr ContainerId kNoContainer = ~ContainerId{0};
+
+  PoolId pool_id_;            /**< unique id of the pool (the same on every node) */
+  std::string pool_name_;     /**< unique semantic name of the pool (cluster-wide) */
+  /** This node's container of the pool (DomainQuery::GetDirectId), or
+   * kNoContainer. */
   ContainerId container_id_ = 0;
+  /** The pool's container -> node map: container c runs on node
+   * container_nodes_[c]. The same on every node (DESIGN.md §7); set before
+   * the pool is published, constant afterwards. */
+  std::vector<u32> container_nodes_{0};
   /** Runtime-maintained: tasks of this container suspended on a worker
    * (waiting on a subtask, or yielded), plus the admin's DestroyPool while it
    * runs the module's Destroy. A retired container's queues are reclaimed
@@ -41,6 +51,26 @@ class Container {
   std::atomic<u32> tasks_suspended_{0};
 
   virtual ~Container() = default;
+
+  /** Containers of the pool (on all its nodes). */
+  u32 NumContainers() const noexcept { return static_cast<u32>(container_nodes_.size()); }
+  /** Whether this node holds a container of the pool (else its tasks always
+   * resolve to other nodes). */
+  bool HasLocalContainer() const noexcept { return container_id_ != kNoContainer; }
+  /** The container on node `node`, or kNoContainer. */
+  ContainerId ContainerOnNode(u32 node) const noexcept {
+    for (u32 c = 0; c < container_nodes_.size(); ++c)
+      if (container_nodes_[c] == node) return c;
+    return kNoContainer;
+  }
+  /** Merge a finished replica of a fan-out task (DomainQuery::GetRange /
+   * GetBroadcast) into the original: called once per successful replica,
+   * `first` for the first one, under the fan-out's lock (seeds 000/001;
+   * DESIGN.md §7). The generated dispatch calls the module's
+   * AggregateX(parent, replica, first) when it has one; the default copies
+   * the first replica's OUT fields into the original (SaveOut + LoadOut).
+   * Throws what the archives throw. */
+  virtual void Aggregate(u32 method, ipc::FullPtr<Task> parent, ipc::FullPtr<Task> replica, bool first);
 
   /** Called by new_state (CHI_TASK_CC) right after construction. */
   void Init(const PoolId &pool_id, const std::string &pool_name) {

@@ -2,7 +2,9 @@
 /**
  * @file pool_manager.h
  * `chi::PoolManager`: pools -> containers on this node (DESIGN.md §2-5).
- * Pool names are unique. An id is a slot (low kSlotBits bits; slot 1 is the
+ * Pool names are unique. Every node registers every pool of the cluster
+ * (same id, name and container -> node map, DESIGN.md §7), with a Container
+ * object even where it holds no container of it. An id is a slot (low kSlotBits bits; slot 1 is the
  * admin pool) plus the slot's generation above them: a destroyed pool's slot
  * is reused, and a task still addressed to the old id finds no pool.
  *
@@ -28,6 +30,7 @@ struct PoolInfo {
   PoolId id_;
   std::string name_;
   std::string module_;
+  std::vector<u32> container_nodes_;  /**< container id -> node id */
 };
 
 class PoolManager {
@@ -44,6 +47,10 @@ class PoolManager {
    * "too many pools"); a refused container is retired (see Retire). */
   PoolId Register(const std::string &name, const std::string &module, PoolId requested,
                   std::unique_ptr<Container> container, std::string *error);
+  /** An id Register would accept now (a free slot, its next generation),
+   * without taking it: a cluster-wide CreatePool proposes it to every node.
+   * Null when no slot is free. */
+  PoolId NextFreeId() const;
   /** Lock-free lookup; nullptr when unknown or destroyed. */
   Container *GetContainer(PoolId id) const noexcept {
     Container *c = containers_[id.id_ & (kMaxPools - 1)].load(std::memory_order_acquire);

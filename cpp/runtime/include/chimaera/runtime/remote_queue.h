@@ -26,12 +26,12 @@ class RemoteQueue {
   /** Bind this node's address and start the transport. Throws
    * std::runtime_error naming the address when it cannot. */
   virtual void Start(const ServerConfig &config, const ClusterConfig &cluster) = 0;
-  /** Worker: `task`, a task of `container`'s pool, is addressed to another
-   * node. Serialize it (SaveIn), send it, and complete it when the peer's
+  /** Worker: `task`, a task of `container`'s pool, resolved to `node` (not
+   * this one). Serialize it (SaveIn), send it, and complete it when the peer's
    * outputs (LoadOut) or a failure come back; the client's Wait cannot tell
    * it from a local task. Never throws: a failure completes the task with an
    * error (kTaskNodeUnreachable, kTaskTimedOut, kTaskBadArgument). */
-  virtual void Submit(ipc::FullPtr<Task> task, Container *container) noexcept = 0;
+  virtual void Submit(ipc::FullPtr<Task> task, Container *container, u32 node) noexcept = 0;
   /** Runtime::CompleteTask: `task` was rebuilt from a peer's request
    * (TASK_REMOTE) and is done: send its outputs to the peer and free it. */
   virtual void Return(ipc::FullPtr<Task> task) noexcept = 0;

@@ -19,6 +19,7 @@
 #include "chimaera/runtime/module_manager.h"
 #include "chimaera/runtime/pool_manager.h"
 #include "chimaera/runtime/remote_queue.h"
+#include "chimaera/runtime/replica_set.h"
 #include "chimaera/runtime/work_orchestrator.h"
 
 namespace chi {
@@ -59,12 +60,15 @@ class Runtime {
   WorkerShared *Workers() noexcept { return workers_; }
   ModuleManager &Modules() noexcept { return modules_; }
   PoolManager &Pools() noexcept { return pools_; }
+  /** Fan-out tasks in flight (DomainQuery::GetRange / GetBroadcast). */
+  ReplicaSet &Replicas() noexcept { return replicas_; }
   WorkOrchestrator &Orchestrator() noexcept { return orchestrator_; }
 
  private:
   void ServerInitQueues();
   void CreateAdminPool();
   void CreateRemoteQueuePool();
+  void SpanEveryNode(Container &c) const;
   void DrainLane(TaskLane &lane);
 
   ServerConfig config_;
@@ -76,6 +80,7 @@ class Runtime {
   WorkerShared *workers_ = nullptr;
   ModuleManager modules_;
   PoolManager pools_;
+  ReplicaSet replicas_;
   WorkOrchestrator orchestrator_;
   bool started_ = false;
   bool stopped_ = false;

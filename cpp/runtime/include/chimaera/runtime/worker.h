@@ -112,6 +112,8 @@ class Worker {
   u32 RecoverDeadClaim(ipc::MpscQueue<ipc::Pointer> &queue);
   void RecoverStuckHead(TaskLane &lane);
   void RouteTask(ipc::FullPtr<Task> task);
+  bool RouteRemote(ipc::FullPtr<Task> task, Container *c, u32 node);
+  void FanOut(ipc::FullPtr<Task> task, Container *c, u32 first, u32 count);
   void StartTask(ipc::FullPtr<Task> task, Container *container);
   void Resume(RunContext *rctx);
   bool ResumeReadyWaiters(bool scan_all);
