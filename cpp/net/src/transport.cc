@@ -430,6 +430,7 @@ struct Transport::Impl {
 
   // ---- timers -----------------------------------------------------------------
   void Round(u64 now) {
+    handler().OnHeartbeatRound();
     const u64 dead_after = ToNs(opt().peer_dead_after);
     const std::array<u8, 8> load = EncodeLoad(owner.local_load_.load(std::memory_order_relaxed));
     for (u32 node = 0; node < peers.size(); ++node) {
@@ -782,6 +783,14 @@ std::vector<PeerStatus> Transport::Peers() const {
   for (std::size_t i = 0; i < out.size(); ++i)
     if (status_heard_ns_[i] != 0) out[i].ms_since_heard = static_cast<i64>((now - status_heard_ns_[i]) / 1000000);
   return out;
+}
+
+bool Transport::PeerLoad(u32 node, u64 *load, u64 *requests_in_flight) const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  if (node >= status_.size() || status_[node].state != PeerState::kAlive) return false;
+  *load = status_[node].load;
+  *requests_in_flight = status_[node].requests_in_flight;
+  return true;
 }
 
 void Transport::Loop() {

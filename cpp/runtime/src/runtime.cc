@@ -253,4 +253,10 @@ bool Runtime::IsValidTaskPointer(ipc::Pointer p) const noexcept {
          p.offset_ + sizeof(Task) <= segment_->Size();
 }
 
+u64 Runtime::QueuedWorkUs() const {
+  u64 sum = 0;
+  for (const Container *c : pools_.Containers()) sum += c->QueuedWorkUs();
+  return sum;
+}
+
 }  // namespace chi

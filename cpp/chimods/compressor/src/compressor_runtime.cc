@@ -162,6 +162,38 @@ class Runtime : public chi::Container {
     }
     return best;
   }
+  /** Where a Dynamic task of `cost_us` goes: the node with the least
+   * estimated queued work: this node's exact figure (its containers'
+   * QueuedWorkUs), a peer's from its last heartbeat plus this node's
+   * requests to it not answered yet, each counted at this task's cost. A
+   * peer wins only by more than one task's cost (sending costs too); within
+   * this node, the least-loaded worker's lane. One node: no lookup at all. */
+  chi::DomainQuery Place(chi::u64 cost_us) {
+    chi::RemoteQueue *rq = CHI_RUNTIME->GetRemoteQueue();
+    if (rq == nullptr || NumContainers() < 2) {
+      if (HasLocalContainer()) return chi::DomainQuery::GetLocalHash(LeastLoadedLane());
+      return chi::DomainQuery::GetDirectId(0);
+    }
+    chi::u32 best = kNoContainer;
+    chi::u64 best_us = UINT64_MAX;
+    if (HasLocalContainer()) {
+      best = container_id_;
+      best_us = CHI_RUNTIME->QueuedWorkUs();
+    }
+    for (chi::u32 c = 0; c < NumContainers(); ++c) {
+      chi::u64 queued = 0, in_flight = 0;
+      if (c == container_id_ || !rq->NodeLoad(container_nodes_[c], &queued, &in_flight)) continue;
+      const chi::u64 us = queued + (in_flight + 1) * cost_us;
+      if (us < best_us) {
+        best = c;
+        best_us = us;
+      }
+    }
+    if (best == kNoContainer) return chi::DomainQuery::GetDirectHash(next_spread_++);  // no peer alive known
+    if (best == container_id_) return chi::DomainQuery::GetLocalHash(LeastLoadedLane());
+    return chi::DomainQuery::GetDirectId(best);
+  }
+
   // A Dynamic task goes to the lane of the least-loaded worker
   // (Monitor(kGlobalSchedule) replaces its query, seeds 000/001); a hashed
   // one to the lane its hash picks, so a client can also spread work itself.
@@ -169,7 +201,7 @@ class Runtime : public chi::Container {
   void MonitorCodec(chi::MonitorModeId mode, CodecTask &task, chi::u64 cost_us, chi::RunContext &rctx) {
     switch (mode) {
       case chi::MonitorModeId::kGlobalSchedule:
-        if (task.dom_query_.IsDynamic()) task.dom_query_ = chi::DomainQuery::GetLocalHash(LeastLoadedLane());
+        if (task.dom_query_.IsDynamic()) task.dom_query_ = Place(cost_us);
         break;
       case chi::MonitorModeId::kLocalSchedule:
         rctx.route_lane_ = GetLane(0, LaneOf(task));
@@ -179,8 +211,16 @@ class Runtime : public chi::Container {
     }
   }
 
+  chi::u64 QueuedWorkUs() const noexcept override {
+    chi::u64 sum = 0;
+    if (lane_cost_us_)
+      for (chi::u32 l = 0; l < lanes_; ++l) sum += lane_cost_us_[l].load(std::memory_order_relaxed);
+    return sum;
+  }
+
   chi::u32 lanes_ = 1;
   std::unique_ptr<std::atomic<chi::u64>[]> lane_cost_us_;  // relaxed: a placement hint
+  std::atomic<chi::u32> next_spread_{0};
 };
 
 }  // namespace chimaera::compressor

@@ -80,6 +80,12 @@ class Runtime : public chi::Container, public chi::RemoteQueue, public net::Tran
     }
   }
 
+  bool NodeLoad(chi::u32 node, chi::u64 *queued_us, chi::u64 *requests_in_flight) const noexcept override {
+    return transport_ && transport_->PeerLoad(node, queued_us, requests_in_flight);
+  }
+  // Network thread, each heartbeat round: the figure peers schedule by.
+  void OnHeartbeatRound() override { transport_->SetLocalLoad(CHI_RUNTIME->QueuedWorkUs()); }
+
   void Submit(chi::ipc::FullPtr<chi::Task> task, chi::Container *c, chi::u32 node) noexcept override {
     if (node >= cluster_.table.Size()) {
       CHI_RUNTIME->FailTask(task, chi::kTaskBadArgument,

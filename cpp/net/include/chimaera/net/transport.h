@@ -137,6 +137,10 @@ class TransportHandler {
   virtual void OnReply(void *cookie, ReceivedPayload payload) = 0;
   /** The request made with `cookie` failed; `message` names node and address. */
   virtual void OnRequestFailed(void *cookie, RequestFailure why, const std::string &message) = 0;
+  /** Before each heartbeat round (every heartbeat_interval): where the
+   * handler refreshes the load figure the heartbeats carry
+   * (Transport::SetLocalLoad). Default: nothing. */
+  virtual void OnHeartbeatRound() {}
 };
 
 enum class PeerState : u8 { kSelf, kConnecting, kAlive, kDead, kRefused };
@@ -194,6 +198,11 @@ class Transport {
   void SetLocalLoad(u64 load) noexcept { local_load_.store(load, std::memory_order_relaxed); }
 
   std::vector<PeerStatus> Peers() const;
+  /** Peer `node`'s load from its last heartbeat (µs of queued work) and the
+   * requests to it not answered yet, as of the last status update (each
+   * network loop iteration); false when it is not alive or not a peer.
+   * Cheaper than Peers (no copy): for per-task scheduling decisions. */
+  bool PeerLoad(u32 node, u64 *load, u64 *requests_in_flight) const;
   u64 Incarnation() const noexcept { return options_.incarnation; }
   u32 Self() const noexcept { return options_.self; }
   const NodeTable &Table() const noexcept { return options_.table; }

@@ -71,6 +71,11 @@ class Container {
    * the first replica's OUT fields into the original (SaveOut + LoadOut).
    * Throws what the archives throw. */
   virtual void Aggregate(u32 method, ipc::FullPtr<Task> parent, ipc::FullPtr<Task> replica, bool first);
+  /** Estimated work (µs, from Monitor(kEstLoad)) routed to this container
+   * and not finished yet; the node's sum travels with its heartbeats for
+   * global scheduling (Runtime::QueuedWorkUs). Default 0: a module that
+   * places work by load keeps this figure. Any thread; must not block. */
+  virtual u64 QueuedWorkUs() const noexcept { return 0; }
 
   /** Called by new_state (CHI_TASK_CC) right after construction. */
   void Init(const PoolId &pool_id, const std::string &pool_name) {

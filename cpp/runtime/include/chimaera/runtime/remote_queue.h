@@ -44,6 +44,12 @@ class RemoteQueue {
   /** Runtime::Stop, after the workers stopped: send the replies queued,
    * say goodbye, fail the tasks still waiting on peers (kTaskRuntimeStopping). */
   virtual void Shutdown() noexcept = 0;
+  /** Global scheduling (Monitor(kGlobalSchedule), seeds 000/001): node
+   * `node`'s queued work as its last heartbeat reported it (µs of kEstLoad
+   * estimates, Runtime::QueuedWorkUs there) and this node's requests to it
+   * not answered yet. False when the node is not alive or not a peer. Any
+   * thread; a short lock, no allocation. */
+  virtual bool NodeLoad(u32 node, u64 *queued_us, u64 *requests_in_flight) const noexcept = 0;
 };
 
 }  // namespace chi

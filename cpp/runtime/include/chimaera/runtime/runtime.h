@@ -56,6 +56,9 @@ class Runtime {
   const ClusterConfig &Cluster() const noexcept { return cluster_; }
   /** The remote queue, or nullptr on a single-node runtime. */
   RemoteQueue *GetRemoteQueue() const noexcept { return remote_queue_; }
+  /** This node's queued work: the sum of its containers' QueuedWorkUs (µs).
+   * Any thread; takes the pool manager's lock. */
+  u64 QueuedWorkUs() const;
   ipc::Allocator &GetAllocator() noexcept { return segment_->GetAllocator(); }
   WorkerShared *Workers() noexcept { return workers_; }
   ModuleManager &Modules() noexcept { return modules_; }
