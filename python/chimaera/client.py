@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import zlib
 from typing import Any
 
 from . import _core
-from ._errors import RuntimeUnavailableError
+from ._errors import RuntimeUnavailableError, TaskError, TaskErrorCode
 from .futures import Future
 
 _lock = threading.Lock()
@@ -160,14 +161,32 @@ class Pool:
     # -- small_message ------------------------------------------------------
     # ``node``: the node whose container runs the task (a cluster's node id;
     # the remote queue carries it there); None: where the pool decides.
-    def md(self, node: int | None = None) -> None:
-        """One empty task, synchronously (a round trip). Raises TaskError
-        (NodeUnreachableError when ``node`` is dead or unreachable)."""
-        _core.md(self.id, _node(node))
+    def md(self, node: int | None = None, key: object = None, container: int | None = None) -> None:
+        """One empty task, synchronously (a round trip). ``node`` / ``key`` /
+        ``container``: where it runs (see :func:`_query`). Raises TaskError
+        (NodeUnreachableError when the node is dead or unreachable)."""
+        _core.md(self.id, _query(node, key, container))
 
-    def md_async(self, node: int | None = None) -> Future:
+    def md_async(self, node: int | None = None, key: object = None, container: int | None = None) -> Future:
         """Submit one empty task; returns its :class:`Future` (result None)."""
-        return Future(_core.md_async(self.id, _node(node)))
+        return Future(_core.md_async(self.id, _query(node, key, container)))
+
+    def md_broadcast(self) -> list[int]:
+        """One empty task on every container of the pool (DomainQuery
+        broadcast: one replica per container, each on its node); returns the
+        nodes that ran it, in container order. Raises TaskError naming every
+        replica that failed ("k of n replicas failed: container c (node N):
+        ..."), NodeUnreachableError when one was on a dead node."""
+        _core.md(self.id, _query(broadcast=True))
+        return self.nodes()
+
+    def nodes(self) -> list[int]:
+        """The node of each of the pool's containers 0..N-1 (its map, the same
+        on every node). Raises TaskError (UNKNOWN_POOL) if the pool is gone."""
+        for p in _core.status()["pools"]:
+            if p["id"] == self.id:
+                return list(p["nodes"])
+        raise TaskError(TaskErrorCode.UNKNOWN_POOL, f"no pool with id {self.id}")
 
     def submit_batch(self, n: int, node: int | None = None) -> list[Future]:
         """Submit ``n`` empty tasks in one call; returns their futures (in order).
@@ -187,12 +206,47 @@ class Pool:
         return f"<chimaera.{type(self).__name__} id={self.id} name={self.name!r} module={self.module!r}>"
 
 
+# DomainQuery kinds (chimaera/core/domain_query.h) as _core's query codes.
+_LOCAL_HASH, _GLOBAL_NODE, _DIRECT_ID, _DIRECT_HASH, _RANGE, _BROADCAST = 2, 4, 5, 6, 7, 8
+
+
+def _key_hash(key: object) -> int:
+    """A hash of ``key`` that every process and node computes alike (CRC-32 of
+    its bytes; an int is its own hash), unlike Python's salted ``hash``."""
+    if isinstance(key, bool) or not isinstance(key, (int, str, bytes, bytearray, memoryview)):
+        raise TypeError(f"key must be an int, str or bytes-like object, not {type(key).__name__}")
+    if isinstance(key, int):
+        return key & 0xFFFFFFFF
+    data = key.encode() if isinstance(key, str) else bytes(key)
+    return zlib.crc32(data)
+
+
+def _query(node: int | None = None, key: object = None, container: int | None = None,
+           broadcast: bool = False) -> int:
+    """The DomainQuery of a call (seeds 000/001), as a code for ``_core``: at
+    most one of ``node`` (that node's container: GetGlobalNode), ``key``
+    (GetDirectHash: the same key reaches the same container from every node),
+    ``container`` (GetDirectId) or ``broadcast`` (every container); none: the
+    pool decides (Dynamic). Raises ValueError (several given, negative ids)."""
+    given = [name for name, v in (("node", node), ("key", key), ("container", container)) if v is not None]
+    if broadcast:
+        given.append("broadcast")
+    if len(given) > 1:
+        raise ValueError(f"give at most one of node=, key=, container=, broadcast=; got {', '.join(given)}")
+    if broadcast:
+        return _BROADCAST << 56
+    if key is not None:
+        return (_DIRECT_HASH << 56) | _key_hash(key)
+    for kind, v, what in ((_GLOBAL_NODE, node, "node"), (_DIRECT_ID, container, "container")):
+        if v is not None:
+            if int(v) < 0 or int(v) > 0xFFFFFFFF:
+                raise ValueError(f"{what} must be an id (>= 0) or None, not {v}")
+            return (kind << 56) | int(v)
+    return -1
+
+
 def _node(node: int | None) -> int:
-    if node is None:
-        return -1
-    if int(node) < 0:
-        raise ValueError(f"node must be a node id (>= 0) or None, not {node}")
-    return int(node)
+    return _query(node=node)
 
 
 def _nodes(nodes: list[int] | None) -> list[int]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import _core
-from .client import Pool, register_pool_class
+from .client import Pool, _query, register_pool_class
 from .futures import Future
 
 Buffer = Any  # bytes-like: bytes, bytearray, memoryview, numpy.ndarray, ...
@@ -56,29 +56,39 @@ class CompressorPool(Pool):
     the output of ``decompress`` — so a round trip can be verified end to end.
     """
 
-    def compress(self, data: Buffer, codec: str = "zstd", level: int = 3) -> tuple[bytes, int]:
+    def compress(self, data: Buffer, codec: str = "zstd", level: int = 3, key: object = None,
+                 node: int | None = None) -> tuple[bytes, int]:
         """Compress ``data``; returns ``(compressed bytes, crc32 of data)``.
 
-        Raises TaskError (BAD_ARGUMENT: bad level), ValueError (codec), MemoryError (shm full).
+        Where it runs: ``key`` (str, bytes or int: GetDirectHash, the same key
+        reaches the same container from every node), ``node`` (that node's
+        container), or neither: the compressor places it on the least-loaded
+        worker and node (Dynamic, Monitor(kGlobalSchedule)).
+        Raises TaskError (BAD_ARGUMENT: bad level; NodeUnreachableError),
+        ValueError (codec, both key and node), MemoryError (shm full).
         """
-        return _core.compress(self.id, data, codec, int(level))
+        return _core.compress(self.id, data, codec, int(level), _query(node, key))
 
-    def decompress(self, data: Buffer, original_size: int, codec: str = "zstd") -> tuple[bytes, int]:
+    def decompress(self, data: Buffer, original_size: int, codec: str = "zstd", key: object = None,
+                   node: int | None = None) -> tuple[bytes, int]:
         """Decompress ``data`` (made with ``codec``) into at most ``original_size`` bytes;
         returns ``(bytes, crc32 of them)``.
 
         Raises TaskError (BAD_ARGUMENT: corrupt input, or ``original_size`` too small).
         """
-        return _core.decompress(self.id, data, int(original_size), codec)
+        return _core.decompress(self.id, data, int(original_size), codec, _query(node, key))
 
-    def compress_async(self, data: Buffer, codec: str = "zstd", level: int = 3) -> Future:
+    def compress_async(self, data: Buffer, codec: str = "zstd", level: int = 3, key: object = None,
+                       node: int | None = None) -> Future:
         """Submit a compression; the :class:`Future`'s result is ``(bytes, crc32)``.
-        ``data`` is copied into shared memory before this returns (it may be reused)."""
-        return Future(_core.compress_async(self.id, data, codec, int(level)))
+        ``data`` is copied into shared memory before this returns (it may be
+        reused). ``key`` / ``node``: as for :meth:`compress`."""
+        return Future(_core.compress_async(self.id, data, codec, int(level), _query(node, key)))
 
-    def decompress_async(self, data: Buffer, original_size: int, codec: str = "zstd") -> Future:
+    def decompress_async(self, data: Buffer, original_size: int, codec: str = "zstd", key: object = None,
+                         node: int | None = None) -> Future:
         """Submit a decompression; the Future's result is ``(bytes, crc32)``."""
-        return Future(_core.decompress_async(self.id, data, int(original_size), codec))
+        return Future(_core.decompress_async(self.id, data, int(original_size), codec, _query(node, key)))
 
     def compress_many(self, buffers: Sequence[Buffer], codec: str = "zstd", level: int = 3,
                       window: int = 16) -> list[tuple[bytes, int]]:

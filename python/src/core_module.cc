@@ -28,19 +28,30 @@
 
 namespace chi::pyb {
 void BindModules(pybind11::module_ &m);  // modules.cc: compressor, bdev
+/** A query as chimaera.client._query encodes it: -1 Dynamic, else kind
+ * (bits 56..63), range count (32..55), selector (0..31). Raises ValueError
+ * for an unknown kind. */
+DomainQuery QueryFromCode(i64 code) {
+  if (code < 0) return DomainQuery::GetDynamic();
+  const u32 kind = static_cast<u32>(static_cast<u64>(code) >> 56), sel = static_cast<u32>(code),
+            count = static_cast<u32>(static_cast<u64>(code) >> 32) & DomainQuery::kMaxRangeCount;
+  switch (kind) {
+    case DomainQuery::kGlobalNode: return DomainQuery::GetGlobalNode(sel);
+    case DomainQuery::kDirectId: return DomainQuery::GetDirectId(sel);
+    case DomainQuery::kDirectHash: return DomainQuery::GetDirectHash(sel);
+    case DomainQuery::kRange: return DomainQuery::GetRange(sel, count);
+    case DomainQuery::kBroadcast: return DomainQuery::GetBroadcast();
+    case DomainQuery::kLocalHash: return DomainQuery::GetLocalHash(sel);
+    default: throw std::invalid_argument("unknown DomainQuery kind " + std::to_string(kind));
+  }
+}
+
 namespace {
 
 using SmClient = chimaera::small_message::Client;
 using chimaera::small_message::MdTask;
 
 DomainQuery Dyn() { return DomainQuery::GetDynamic(); }
-/** `node` >= 0: that node's container (remote through the remote queue);
- * -1: let the pool decide (Dynamic). */
-DomainQuery OnNode(i64 node) {
-  if (node < -1 || node > 0xffffffffll) throw std::invalid_argument("node must be a node id (>= 0) or None");
-  return node < 0 ? Dyn() : DomainQuery::GetGlobalNode(static_cast<u32>(node));
-}
-
 void RequireConnected() {
   if (!Connected()) ThrowUnavailable("not connected to a Chimaera runtime: call chimaera.connect(port) first");
 }
@@ -170,7 +181,7 @@ ipc::FullPtr<MdTask> SubmitMd(u64 pool, const DomainQuery &dom) {
 
 void Md(u64 pool, i64 node) {
   RequireConnected();
-  auto t = SubmitMd(pool, OnNode(node));
+  auto t = SubmitMd(pool, QueryFromCode(node));
   WaitOwned(t);  // frees the task itself only on error
   CHI_IPC_MANAGER->DelTask(t);
 }
@@ -178,13 +189,13 @@ void Md(u64 pool, i64 node) {
 TaskHandle *MdAsync(u64 pool, i64 node) {
   RequireConnected();
   ReapGraveyard();
-  return new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool, OnNode(node))), &DeleteTaskAs<MdTask>, ResultKind::kNone);
+  return new TaskHandle(ipc::FullPtr<Task>(SubmitMd(pool, QueryFromCode(node))), &DeleteTaskAs<MdTask>, ResultKind::kNone);
 }
 
 std::vector<TaskHandle *> MdSubmit(u64 pool, u64 n, i64 node) {
   RequireConnected();
   ReapGraveyard();
-  const DomainQuery dom = OnNode(node);
+  const DomainQuery dom = QueryFromCode(node);
   std::vector<TaskHandle *> out;
   out.reserve(n);
   try {
@@ -202,7 +213,7 @@ std::vector<TaskHandle *> MdSubmit(u64 pool, u64 n, i64 node) {
  * succeeded; raises TaskError (the first failure) once all completed. */
 u64 MdBatch(u64 pool, u64 n, u32 window, i64 node) {
   RequireConnected();
-  const DomainQuery dom = OnNode(node);
+  const DomainQuery dom = QueryFromCode(node);
   if (window == 0) window = 1;
   if (n < window) window = static_cast<u32>(n ? n : 1);
   std::vector<ipc::FullPtr<MdTask>> ring(window);
@@ -376,6 +387,7 @@ py::dict Status() {
     e["id"] = p.id.id_;
     e["name"] = p.name;
     e["module"] = p.module;
+    e["nodes"] = p.nodes;
     pl.append(e);
   }
   d["pools"] = pl;
@@ -500,7 +512,8 @@ PYBIND11_MODULE(_core, m) {
         "dead, refused), alive, incarnation, load, ms_since_heard, in_flight, reason; [] on a single-node runtime.");
   m.def("connected_host", []() { return CHI_IPC_MANAGER->IsInitialized() ? CHI_IPC_MANAGER->Host() : std::string(); });
   m.def("md", &Md, py::arg("pool_id"), py::arg("node") = -1,
-        "small_message: one empty task, synchronously (on node `node`, -1: where the pool decides).");
+        "small_message: one empty task, synchronously. `node`: the query (chimaera.client._query's code; -1: "
+        "where the pool decides).");
   m.def("md_async", &MdAsync, py::arg("pool_id"), py::arg("node") = -1, py::return_value_policy::take_ownership,
         "small_message: submit one empty task; returns a TaskHandle.");
   m.def("md_submit", &MdSubmit, py::arg("pool_id"), py::arg("n"), py::arg("node") = -1,

@@ -25,6 +25,9 @@
 #include "task_handle.h"
 
 namespace chi::pyb {
+// core_module.cc: the query a Python call encodes (chimaera.client._query).
+DomainQuery QueryFromCode(i64 code);
+
 namespace {
 
 namespace cz = chimaera::compressor;
@@ -148,7 +151,7 @@ py::object CodecResult(Task *t) {
 /** Allocate the input and output buffers and copy `in` in; null on OOM. */
 template <typename T>
 ipc::FullPtr<T> SubmitCodec(u64 pool, u32 method, cz::Codec codec, int level, const char *in, u64 size,
-                            u64 capacity) {
+                            u64 capacity, const DomainQuery &dom = DomainQuery::GetDynamic()) {
   auto &alloc = Alloc();
   ipc::Pointer data = alloc.Allocate(size), out = alloc.Allocate(capacity);
   if (data.IsNull() || out.IsNull()) {
@@ -159,9 +162,10 @@ ipc::FullPtr<T> SubmitCodec(u64 pool, u32 method, cz::Codec codec, int level, co
   auto *ipc = CHI_IPC_MANAGER;
   ipc::FullPtr<T> task;
   try {
-    // Dynamic: the compressor places it on its least-loaded worker.
-    task = ipc->NewTask<T>(ipc::MemContext(), ipc->NewTaskNode(), PoolId(pool), DomainQuery::GetDynamic(),
-                           method, codec, level, data, size, out, capacity);
+    // Dynamic by default: the compressor places it on its least-loaded
+    // worker / node.
+    task = ipc->NewTask<T>(ipc::MemContext(), ipc->NewTaskNode(), PoolId(pool), dom, method, codec, level, data,
+                           size, out, capacity);
   } catch (...) {
     alloc.Free(data), alloc.Free(out);
     throw;
@@ -172,7 +176,7 @@ ipc::FullPtr<T> SubmitCodec(u64 pool, u32 method, cz::Codec codec, int level, co
 
 template <typename T>
 ipc::FullPtr<T> SubmitCodecChecked(u64 pool, bool compress, const std::string &codec_name, int level,
-                                   const py::handle &data, u64 original_size) {
+                                   const py::handle &data, u64 original_size, i64 query) {
   RequireConnected();
   ReapGraveyard();
   cz::Codec codec = ParseCodec(codec_name);
@@ -180,7 +184,7 @@ ipc::FullPtr<T> SubmitCodecChecked(u64 pool, bool compress, const std::string &c
   u64 cap = compress ? cz::CompressBound(codec, v.size()) : original_size;
   auto t = SubmitCodec<T>(pool, compress ? chimaera::compressor::Method::kCompress
                                          : chimaera::compressor::Method::kDecompress,
-                          codec, level, v.data(), v.size(), cap);
+                          codec, level, v.data(), v.size(), cap, QueryFromCode(query));
   if (t.IsNull()) ThrowNoMemory(v.size() + cap);
   return t;
 }
@@ -212,23 +216,25 @@ py::object Finish(ipc::FullPtr<T> task, TaskDeleter del, ResultFn fn) {
   return r;
 }
 
-py::object Compress(u64 pool, const py::handle &data, const std::string &codec, int level) {
-  auto t = SubmitCodecChecked<cz::CompressTask>(pool, true, codec, level, data, 0);
+py::object Compress(u64 pool, const py::handle &data, const std::string &codec, int level, i64 query) {
+  auto t = SubmitCodecChecked<cz::CompressTask>(pool, true, codec, level, data, 0, query);
   return Finish(t, &DeleteCodecTask<cz::CompressTask>, &CodecResult);
 }
 
-py::object Decompress(u64 pool, const py::handle &data, u64 original_size, const std::string &codec) {
-  auto t = SubmitCodecChecked<cz::DecompressTask>(pool, false, codec, 0, data, original_size);
+py::object Decompress(u64 pool, const py::handle &data, u64 original_size, const std::string &codec,
+                      i64 query) {
+  auto t = SubmitCodecChecked<cz::DecompressTask>(pool, false, codec, 0, data, original_size, query);
   return Finish(t, &DeleteCodecTask<cz::DecompressTask>, &CodecResult);
 }
 
-TaskHandle *CompressAsync(u64 pool, const py::handle &data, const std::string &codec, int level) {
-  auto t = SubmitCodecChecked<cz::CompressTask>(pool, true, codec, level, data, 0);
+TaskHandle *CompressAsync(u64 pool, const py::handle &data, const std::string &codec, int level, i64 query) {
+  auto t = SubmitCodecChecked<cz::CompressTask>(pool, true, codec, level, data, 0, query);
   return new TaskHandle(ipc::FullPtr<Task>(t), &DeleteCodecTask<cz::CompressTask>, &CodecResult);
 }
 
-TaskHandle *DecompressAsync(u64 pool, const py::handle &data, u64 original_size, const std::string &codec) {
-  auto t = SubmitCodecChecked<cz::DecompressTask>(pool, false, codec, 0, data, original_size);
+TaskHandle *DecompressAsync(u64 pool, const py::handle &data, u64 original_size, const std::string &codec,
+                            i64 query) {
+  auto t = SubmitCodecChecked<cz::DecompressTask>(pool, false, codec, 0, data, original_size, query);
   return new TaskHandle(ipc::FullPtr<Task>(t), &DeleteCodecTask<cz::DecompressTask>, &CodecResult);
 }
 
@@ -446,14 +452,14 @@ ipc::FullPtr<bd::ReadTask> SubmitRead(u64 pool, u64 offset, u64 size) {
 void BindModules(py::module_ &m) {
   // compressor
   m.def("compress", &Compress, py::arg("pool_id"), py::arg("data"), py::arg("codec") = "zstd",
-        py::arg("level") = 3, "compressor: compress a bytes-like object; returns (bytes, crc32 of the input).");
+        py::arg("level") = 3, py::arg("query") = -1, "compressor: compress a bytes-like object; returns (bytes, crc32 of the input).");
   m.def("decompress", &Decompress, py::arg("pool_id"), py::arg("data"), py::arg("original_size"),
-        py::arg("codec") = "zstd", "compressor: decompress; returns (bytes, crc32 of the output).");
+        py::arg("codec") = "zstd", py::arg("query") = -1, "compressor: decompress; returns (bytes, crc32 of the output).");
   m.def("compress_async", &CompressAsync, py::arg("pool_id"), py::arg("data"), py::arg("codec") = "zstd",
-        py::arg("level") = 3, py::return_value_policy::take_ownership,
+        py::arg("level") = 3, py::arg("query") = -1, py::return_value_policy::take_ownership,
         "compressor: submit a compression (data copied into shm before returning); TaskHandle -> (bytes, crc32).");
   m.def("decompress_async", &DecompressAsync, py::arg("pool_id"), py::arg("data"), py::arg("original_size"),
-        py::arg("codec") = "zstd", py::return_value_policy::take_ownership,
+        py::arg("codec") = "zstd", py::arg("query") = -1, py::return_value_policy::take_ownership,
         "compressor: submit a decompression; TaskHandle -> (bytes, crc32 of the output).");
   m.def(
       "compress_many",

@@ -49,7 +49,7 @@ def test_start_daemon_status_stop(tmp_path):
         assert r.returncode == 0, r.stderr
         st = json.loads(r.stdout)
         assert st["num_workers"] == 1 and st["state"] == "running"
-        assert {"id": 1, "name": "admin", "module": "admin"} in st["pools"]
+        assert {"id": 1, "name": "admin", "module": "admin", "nodes": [0]} in st["pools"]
         assert len(st["queue_depths"]) >= 1 and all(d >= 0 for d in st["queue_depths"])
         r = cli("status", "--port", str(port))
         assert "worker 0" in r.stdout and "admin" in r.stdout and "process queue" in r.stdout

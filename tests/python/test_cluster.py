@@ -22,6 +22,7 @@ from chimaera.runtime import free_port
 from conftest import child_env
 
 HOSTS = ["127.0.0.2", "127.0.0.3"]
+HOSTS3 = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 
 
 class LocalNodes:
@@ -34,7 +35,7 @@ class LocalNodes:
         exe = _paths.runtime_executable()
         env = dict(os.environ, CHI_REPO_PATH=str(_paths.module_dir(exe)))
         env.pop("CHI_SERVER_CONF", None)
-        hosts = HOSTS[:n]
+        hosts = HOSTS3[:n]
         for k in range(n):
             conf = self.dir / f"node{k}.yaml"
             conf.write_text(f"workers: 1\nport: {self.port}\nshm_size: 64m\nlog_level: info\n"
@@ -80,7 +81,7 @@ class LocalNodes:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-            _core.reclaim_segment(self.port, HOSTS[k])
+            _core.reclaim_segment(self.port, HOSTS3[k])
 
 
 @pytest.fixture
@@ -162,3 +163,46 @@ def test_cli_status_shows_nodes_and_stop_all_nodes_stops_every_node(nodes):
     for k, p in enumerate(nodes.procs):
         assert p.wait(10) == 0, nodes.log(k)
         assert _core.segment_state(nodes.port, HOSTS[k]) == "absent"
+
+
+def test_queries_keys_and_broadcast_from_python():
+    """Three nodes: pools span them (create_pool(nodes=...)), key= reaches one
+    container from every node, md_broadcast runs on every container, and a
+    broadcast with a node down raises NodeUnreachableError naming it."""
+    c3 = LocalNodes(3)
+    try:
+        c = chimaera.connect(c3.port, host=HOSTS3[0])
+        pool = c.create_pool("q", "small_message")
+        assert pool.nodes() == [0, 1, 2]
+        assert pool.md_broadcast() == [0, 1, 2]
+        part = c.create_pool("part", "small_message", nodes=[2, 1])
+        assert part.nodes() == [2, 1]
+        part.md(container=0)
+        part.md(key="some/file")
+        zip_ = c.create_pool("zip", "compressor")
+        data = b"chimaera " * 5000
+        packed, crc = zip_.compress(data, key="some/file")
+        assert zip_.decompress(packed, len(data), key="some/file") == (data, crc)
+        assert zip_.compress_async(data, node=2).result(timeout=10) == (packed, crc)
+        with pytest.raises(ValueError, match="at most one of"):
+            pool.md(node=1, key="x")
+        with pytest.raises(TypeError):
+            pool.md(key=1.5)
+        with pytest.raises(chimaera.TaskError, match="pool 'part' has no container on node 0"):
+            part.md(node=0)
+        # Keys work alike from a client attached to another node.
+        where = [zip_.compress(data, key=k) for k in ("a", "b", "c")]
+        chimaera.connect(c3.port, host=HOSTS3[1])
+        assert [zip_.compress(data, key=k) for k in ("a", "b", "c")] == where
+        chimaera.connect(c3.port, host=HOSTS3[0])
+        # Node 2 killed: a broadcast fails naming it.
+        c3.procs[2].kill()
+        c3.procs[2].wait()
+        with pytest.raises(chimaera.NodeUnreachableError, match=r"1 of 3 replicas failed: container 2 \(node 2\)"):
+            pool.md_broadcast()
+
+        async def main():
+            await asyncio.gather(*(pool.md_async(node=1) for _ in range(20)))
+        asyncio.run(main())
+    finally:
+        c3.close()
