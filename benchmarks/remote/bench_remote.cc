@@ -114,16 +114,16 @@ struct Env {
     o.dead_after = "1s";
     o.extra_yaml = "shm_size: 512m\n";
     cluster = std::make_unique<LocalCluster>(o);
-    raw.Start(static_cast<chi::u16>(cluster->Port() + 100));
+    // Far from the ports UniquePort hands the next clusters (+101 each).
+    raw.Start(static_cast<chi::u16>(30000 + (cluster->Port() - 30000 + 15007) % 29990));
     if (!cluster->Start() || !cluster->Connect(0) || !cluster->WaitAllAlive()) {
       fprintf(stderr, "cluster failed to start:\n%s\n", cluster->Logs().c_str());
       std::exit(1);
     }
     chimaera::admin::Client admin;
-    sm.pool_id_ = admin.CreatePool(mctx, DomainQuery::GetGlobalNode(0), "sm", "small_message");
-    admin.CreatePool(mctx, DomainQuery::GetGlobalNode(1), "sm", "small_message", "", sm.pool_id_);
-    dev.pool_id_ = admin.CreatePool(mctx, DomainQuery::GetGlobalNode(0), "dev", "bdev", "ram,size=256m");
-    admin.CreatePool(mctx, DomainQuery::GetGlobalNode(1), "dev", "bdev", "ram,size=256m", dev.pool_id_);
+    // One CreatePool: container k on node k.
+    sm.pool_id_ = admin.CreatePool(mctx, DomainQuery::GetDynamic(), "sm", "small_message");
+    dev.pool_id_ = admin.CreatePool(mctx, DomainQuery::GetDynamic(), "dev", "bdev", "ram,size=256m");
     dev.SetDomain(DomainQuery::GetGlobalNode(1));
     ctx = std::make_unique<zmq::context_t>(1);
     dealer = std::make_unique<zmq::socket_t>(*ctx, zmq::socket_type::dealer);
@@ -297,8 +297,11 @@ void BM_KillToError(benchmark::State &state) {
     c.Replace(1);
     c.Node(1).Launch();
     if (!c.Node(1).Connect() || !c.Connect(0) || !c.WaitAllAlive()) state.SkipWithError("node 1 did not come back");
-    admin.CreatePool(mctx, DomainQuery::GetGlobalNode(1), "sm", "small_message", "", env.sm.pool_id_);
-    admin.CreatePool(mctx, DomainQuery::GetGlobalNode(1), "dev", "bdev", "ram,size=256m", env.dev.pool_id_);
+    // The new incarnation starts empty: give it back its containers.
+    admin.CreatePool(mctx, DomainQuery::GetGlobalNode(1), "sm", "small_message", "", env.sm.pool_id_, {},
+                     chimaera::admin::PoolScope::kThisNode);
+    admin.CreatePool(mctx, DomainQuery::GetGlobalNode(1), "dev", "bdev", "ram,size=256m", env.dev.pool_id_, {},
+                     chimaera::admin::PoolScope::kThisNode);
     state.ResumeTiming();
   }
   SampleStats s = ComputeStats(samples);
@@ -307,6 +310,52 @@ void BM_KillToError(benchmark::State &state) {
   state.counters["peer_dead_after_ms"] = 1000;
 }
 BENCHMARK(BM_KillToError)->Iterations(5)->Unit(benchmark::kMillisecond);
+
+// An empty task broadcast to the 4 containers of a pool on 4 local nodes
+// (one replica per container: 1 local, 3 through the remote queue, direct
+// sends), beside one remote task to a single node of the same cluster and
+// the raw ZeroMQ ping-pong of the 2-node environment, interleaved.
+void BM_Broadcast4Nodes(benchmark::State &state) {
+  Env &env = GetEnv();
+  {
+    ClusterOptions o{.nodes = 4};
+    o.heartbeat = "250ms";
+    o.dead_after = "1s";
+    LocalCluster four(o);  // its nodes are killed and unlinked at the end of the block
+    if (!four.Start() || !four.Connect(0) || !four.WaitAllAlive()) {
+      state.SkipWithError("the 4-node cluster did not start");
+      return;
+    }
+    chimaera::small_message::Client sm;
+    sm.pool_id_ = chimaera::admin::Client().CreatePool(mctx, DomainQuery::GetDynamic(), "sm4", "small_message");
+    for (int i = 0; i < 500; ++i) sm.Md(mctx, DomainQuery::GetBroadcast());  // warm-up
+    const double pp_before = PingPongRoundTripNs(20000);
+    std::vector<double> bcast, one, raw;
+    for (auto _ : state) {
+      auto r = env.RawPingPong(kEmptyTaskWireBytes, 500);
+      raw.insert(raw.end(), r.begin(), r.end());
+      for (int i = 0; i < 500; ++i) {
+        auto t0 = Clock::now();
+        sm.Md(mctx, DomainQuery::GetBroadcast());
+        bcast.push_back(NsSince(t0));
+        t0 = Clock::now();
+        sm.Md(mctx, DomainQuery::GetGlobalNode(1 + i % 3));
+        one.push_back(NsSince(t0));
+      }
+    }
+    const double pp_after = PingPongRoundTripNs(20000);
+    SampleStats b = ComputeStats(bcast), u = ComputeStats(one), z = ComputeStats(raw);
+    state.counters["broadcast_median_us"] = b.median / 1000;
+    state.counters["broadcast_p99_us"] = b.p99 / 1000;
+    state.counters["one_remote_median_us"] = u.median / 1000;
+    state.counters["raw_zmq_median_us"] = z.median / 1000;
+    state.counters["broadcast_to_one"] = b.median / u.median;
+    state.counters["pingpong_before_ns"] = pp_before;
+    state.counters["pingpong_after_ns"] = pp_after;
+  }
+  if (!env.cluster->Connect(0)) state.SkipWithError("cannot reattach to the 2-node cluster");
+}
+BENCHMARK(BM_Broadcast4Nodes)->Iterations(5)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -5,16 +5,22 @@
 // directory, all from a warm page cache; prints a table that says what each
 // column includes (cpp/tools/main_job/).
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "admin/admin_client.h"
 #include "main_job/baselines.h"
 #include "main_job/corpus.h"
 #include "main_job/pipeline.h"
+#include "remote_queue/remote_queue_client.h"
 
 using chimaera::compressor::Codec;
 namespace mj = chi::mainjob;
@@ -35,8 +41,13 @@ const char *kUsage =
     "usage errors.\n"
     "\n"
     "  --port N / --host H   the runtime (default $CHI_PORT / $CHI_HOST)\n"
-    "  --spread dynamic|lanes  where tasks go: the compressor's least-loaded worker\n"
-    "                        (Dynamic, the default), or lane = file index (round-robin)\n"
+    "  --spread dynamic|lanes|hash  where tasks go: the compressor's least-loaded\n"
+    "                        worker and node (Dynamic, the default), lane = file index\n"
+    "                        (round-robin), or the container GetDirectHash of the path\n"
+    "                        picks (same file, same node)\n"
+    "On a node of a cluster the pool spans every node (the client waits up to 15 s\n"
+    "for all to be alive); the table then gains a column with a pool on the\n"
+    "attached node only, and the files and MB each node handled.\n"
     "  --rounds N            run every column N times, in turn; report medians (default 3)\n"
     "  --no-baselines        only the runtime run\n";
 
@@ -54,6 +65,29 @@ R Median(std::vector<R> runs) {
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return runs[a].seconds < runs[b].seconds; });
   return runs[idx[(idx.size() - 1) / 2]];
+}
+
+/** On a node of a cluster: wait (up to 15 s) until every node is alive;
+ * returns the number of nodes (1: a single-node runtime). Throws
+ * std::runtime_error naming the nodes still down. */
+std::size_t WaitForCluster() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (true) {
+    const auto peers = chimaera::remote_queue::Client().Peers();
+    std::string down;
+    for (const auto &p : peers)
+      if (p.state != "alive" && p.state != "self") down += (down.empty() ? "" : ", ") + p.address + " (" + p.state + ")";
+    if (down.empty()) return peers.empty() ? 1 : peers.size();
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("nodes not alive after 15 s: " + down);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/** The node of each container of `pool`. */
+std::vector<chi::u32> PoolNodes(chi::PoolId pool) {
+  for (const auto &p : chimaera::admin::Client().ListPools(chi::ipc::MemContext(), chi::DomainQuery::GetLocalHash(0)))
+    if (p.id == pool) return p.nodes;
+  throw std::runtime_error("the pool " + pool.ToString() + " is not listed");
 }
 
 std::string Fmt(const char *fmt, double v) {
@@ -91,7 +125,7 @@ int main(int argc, char **argv) {
     }
   }
   if (dir.empty() || in_flight < 1 || rounds < 1 || (codec_name != "zstd" && codec_name != "zlib") ||
-      (spread != "dynamic" && spread != "lanes")) {
+      (spread != "dynamic" && spread != "lanes" && spread != "hash")) {
     std::fputs(kUsage, stderr);
     return 2;
   }
@@ -114,26 +148,48 @@ int main(int argc, char **argv) {
 
   // Rounds: each column once per round, in turn, so that the machine's
   // speed changes (this VM has fast and slow states) hit every column alike.
-  std::vector<mj::PipelineResult> rts;
+  std::vector<mj::PipelineResult> rts, locals;
+  std::size_t num_nodes = 1;
   std::vector<mj::RunResult> ones, z1s, z2s;
   try {
     CHI_IPC_MANAGER->ClientInitWait(port, 5000, host);  // a runtime still starting is retried for 5 s
     const chi::ipc::MemContext mctx;
-    chimaera::compressor::Client zip;
+    num_nodes = WaitForCluster();
+    chimaera::compressor::Client zip, local;
+    // The pool spans every node of a cluster (container k on node k).
     zip.Create(mctx, chi::DomainQuery::GetLocalHash(0), "compress_dir_" + std::to_string(getpid()));
+    if (num_nodes > 1)  // the single-node column: a pool on the attached node only
+      local.pool_id_ = chimaera::admin::Client().CreatePool(mctx, chi::DomainQuery::GetLocalHash(0),
+                                                            "compress_dir_local_" + std::to_string(getpid()),
+                                                            "compressor", "", chi::PoolId(),
+                                                            {CHI_IPC_MANAGER->Shared().node_id_});
     mj::PipelineOptions opt;
     opt.codec = codec;
     opt.level = level;
     opt.in_flight = in_flight;
     // dynamic: the compressor puts each task on its least-loaded worker's
     // lane; lanes: file i goes to lane i % lanes (round-robin by index).
+    // hash: file i to container crc(path) % containers, counted under its node.
+    const std::vector<chi::u32> nodes = PoolNodes(zip.pool_id_);
     if (spread == "dynamic")
-      opt.place = [](std::size_t) { return mj::Placement{chi::DomainQuery::GetDynamic(), 0}; };
+      opt.place = [](std::size_t) { return mj::Placement{chi::DomainQuery::GetDynamic(), -1}; };
+    else if (spread == "lanes")
+      opt.place = [](std::size_t i) { return mj::Placement{chi::DomainQuery::GetLocalHash(static_cast<chi::u32>(i)), -1}; };
     else
-      opt.place = [](std::size_t i) { return mj::Placement{chi::DomainQuery::GetLocalHash(static_cast<chi::u32>(i)), 0}; };
+      opt.place = [&](std::size_t i) {
+        const chi::u32 h = static_cast<chi::u32>(
+            crc32(0, reinterpret_cast<const Bytef *>(corpus.files[i].path.data()), static_cast<uInt>(corpus.files[i].path.size())));
+        return mj::Placement{chi::DomainQuery::GetDirectHash(h), static_cast<int>(nodes[h % nodes.size()])};
+      };
     for (int round = 0; round < rounds; ++round) {
       opt.progress = round == 0;
       rts.push_back(mj::RunPipeline(corpus, zip, opt));
+      if (num_nodes > 1) {
+        mj::PipelineOptions one_node = opt;
+        one_node.progress = false;
+        one_node.place = [](std::size_t) { return mj::Placement{chi::DomainQuery::GetDynamic(), -1}; };
+        locals.push_back(mj::RunPipeline(corpus, local, one_node));
+      }
       if (!baselines) continue;
       ones.push_back(mj::OneThread(corpus, codec, level));
       if (codec == Codec::kZstd) {
@@ -142,23 +198,32 @@ int main(int argc, char **argv) {
       }
     }
     zip.Destroy(mctx, chi::DomainQuery::GetLocalHash(0));
+    if (num_nodes > 1) local.Destroy(mctx, chi::DomainQuery::GetLocalHash(0));
   } catch (const std::exception &e) {
     std::fprintf(stderr, "chimaera_compress_dir: %s\n", e.what());
     return 1;
   }
-  mj::PipelineResult rt = Median(rts);
+  mj::PipelineResult rt = Median(rts), rt_local = Median(locals);
   mj::RunResult one = Median(ones), z1 = Median(z1s), z2 = Median(z2s);
   if (baselines && codec != Codec::kZstd) z1.why_not = z2.why_not = "codec zlib";
 
-  const std::vector<const mj::RunResult *> cols = {&rt, &one, &z1, &z2};
+  std::vector<const mj::RunResult *> cols = {&rt, &one, &z1, &z2};
+  std::vector<std::string> names = {num_nodes > 1 ? "Chimaera " + std::to_string(num_nodes) + " nodes" : "Chimaera runtime",
+                                    "1 thread", "zstd -T1 (tar)", "zstd -T2 (tar)"},
+                           includes = {"read+c+d+verify", "read+c+d+verify", "c+d of one tar", "c+d of one tar"};
+  if (num_nodes > 1) {
+    cols.insert(cols.begin() + 1, &rt_local);
+    names.insert(names.begin() + 1, "Chimaera 1 node");
+    includes.insert(includes.begin() + 1, "read+c+d+verify");
+  }
   auto cells = [&](auto fn) {
     std::vector<std::string> out;
     for (const mj::RunResult *c : cols) out.push_back(c->ran ? fn(*c) : std::string("-"));
     return out;
   };
   std::printf("\n");
-  Row("", {"Chimaera runtime", "1 thread", "zstd -T1 (tar)", "zstd -T2 (tar)"});
-  Row("includes", {"read+c+d+verify", "read+c+d+verify", "c+d of one tar", "c+d of one tar"});
+  Row("", names);
+  Row("includes", includes);
   Row("files (verified / skipped)", cells([](const mj::RunResult &c) {
         return std::to_string(c.files) + " / " + std::to_string(c.skipped);
       }));
@@ -174,7 +239,12 @@ int main(int argc, char **argv) {
   std::string per_worker;
   for (std::size_t w = 0; w < rt.tasks_per_worker.size(); ++w)
     per_worker += (w ? ", " : "") + std::to_string(rt.tasks_per_worker[w]);
-  std::printf("tasks per worker: %s\n", per_worker.c_str());
+  std::printf("tasks per worker (attached node): %s\n", per_worker.c_str());
+  for (const auto &[label, share] : rt.per_label)
+    if (label >= 0) std::printf("node %d: %zu files, %.1f MB\n", label, share.files, share.bytes / 1e6);
+  if (num_nodes > 1 && rt_local.ran)
+    std::printf("%zu nodes / 1 node: %.2fx (this machine has 2 cores: the figure shows overhead, not scaling)\n",
+                num_nodes, rt.MBps() / rt_local.MBps());
   std::printf("medians of %d rounds (each round runs every column once, in turn)\n", rounds);
   if (one.ran) {
     std::string per_round;
@@ -186,8 +256,8 @@ int main(int argc, char **argv) {
   if (one.ran || z2.ran) std::printf("\n");
   for (const mj::RunResult *z : {&z1, &z2})
     if (baselines && !z->ran && !z->why_not.empty()) std::printf("zstd column skipped: %s\n", z->why_not.c_str());
-  if (rt.mismatches || one.mismatches) {
-    std::fprintf(stderr, "%zu round trips differed\n", rt.mismatches + one.mismatches);
+  if (rt.mismatches || one.mismatches || rt_local.mismatches) {
+    std::fprintf(stderr, "%zu round trips differed\n", rt.mismatches + one.mismatches + rt_local.mismatches);
     return 1;
   }
   return 0;
