@@ -15,6 +15,12 @@ Quick start::
 
 Or attach to a running runtime: ``client = chimaera.connect(port)``.
 
+Several nodes on this machine (127.0.0.2, 127.0.0.3, ...; see :mod:`chimaera.cluster`)::
+
+    with chimaera.start_cluster(local=3) as cl:
+        pool = cl.client.create_pool("p", "small_message")  # a container on every node
+        pool.md(node=2)                                     # runs on node 2
+
 Units: times in seconds (float), sizes in bytes or strings like "64m".
 Errors: :class:`TaskError` (a task failed; ``.code``, ``.message``),
 :class:`RuntimeUnavailableError` (no runtime / it died), :class:`RuntimeStartError`,
@@ -28,6 +34,7 @@ from . import _core
 from .futures import Future, as_completed, wait_all
 from .client import Client, Pool, connect, disconnect, register_pool_class
 from .runtime import Runtime, start
+from .cluster import Cluster, ClusterStopError, start_cluster
 from .modules import BdevPool, CompressorPool, compress_bound
 
 __version__ = "0.1.0"
@@ -39,8 +46,8 @@ def submit_batch(pool: Pool, n: int) -> list[Future]:
 
 
 __all__ = [
-    "BdevPool", "ChimaeraError", "Client", "CompressorPool", "compress_bound", "Future", "NodeUnreachableError", "Pool",
+    "BdevPool", "ChimaeraError", "Client", "Cluster", "ClusterStopError", "CompressorPool", "compress_bound", "Future", "NodeUnreachableError", "Pool",
     "Runtime", "RuntimeStartError",
     "RuntimeUnavailableError", "TaskError", "TaskErrorCode", "as_completed", "connect",
-    "disconnect", "register_pool_class", "start", "submit_batch", "wait_all", "__version__",
+    "disconnect", "register_pool_class", "start", "start_cluster", "submit_batch", "wait_all", "__version__",
 ]

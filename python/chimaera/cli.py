@@ -1,4 +1,5 @@
-"""The ``chimaera`` command line: start, stop and inspect runtimes.
+"""The ``chimaera`` command line: start, stop and inspect runtimes and clusters
+(``chimaera cluster start|stop|status``, see :mod:`chimaera.cluster`).
 
 Exit codes: 0 success; 1 the operation failed (no runtime, start failure,
 timeout); 2 usage errors (argparse) and features not available yet.
@@ -8,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -73,6 +76,9 @@ def cmd_start(args: argparse.Namespace) -> int:
                      lanes_per_queue=args.lanes_per_queue, queue_depth=args.queue_depth,
                      module_path=args.module_path or None, log_level=args.log_level)
     cmd = [str(exe), "--config", str(conf)]
+    if args.daemon and args.exit_code_file:  # a tiny sh parent records the runtime's exit code
+        Path(args.exit_code_file).unlink(missing_ok=True)
+        cmd = ["/bin/sh", "-c", '"$@"; echo $? > ' + shlex.quote(args.exit_code_file), "chimaera-node", *cmd]
     if not args.daemon:
         os.execve(str(exe), cmd, env)  # foreground: the runtime replaces this process
     log_path = Path(args.log) if args.log else conf.with_suffix(".log")
@@ -86,13 +92,17 @@ def cmd_start(args: argparse.Namespace) -> int:
                   + log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
             return 1
         try:
-            _core.connect(port)
+            _core.connect(port, _host(args))
+            pid = int(_core.status()["pid"])  # the runtime's (not the --exit-code-file wrapper's)
             _core.disconnect()
-            print(f"chimaera runtime started: port {port}, pid {proc.pid}, log {log_path}")
+            print(f"chimaera runtime started: port {port}, pid {pid}, log {log_path}")
             return 0
         except RuntimeUnavailableError:
             time.sleep(0.02)
-    proc.terminate()
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)  # its own session: also the runtime under an --exit-code-file sh
+    except ProcessLookupError:
+        pass
     print(f"chimaera start: the runtime did not become ready in {args.timeout} s; log {log_path}",
           file=sys.stderr)
     return 1
@@ -166,6 +176,224 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- chimaera cluster start|stop|status ---------------------------------------
+
+CLUSTER_EPILOG = """\
+examples:
+  chimaera cluster start --local 3             # 3 nodes on 127.0.0.2..127.0.0.4, one free port
+  chimaera cluster status --port P [--json]
+  chimaera cluster stop --port P
+  chimaera cluster start --hosts n1,n2 --port P [--ssh-options "-p 2222"]   # via ClusterShell + ssh
+  chimaera cluster start --hostfile hosts.txt --port P
+
+The cluster is recorded in $XDG_RUNTIME_DIR (else /tmp)/chimaera-<uid>/cluster-<port>.json, so
+`stop` and `status` need only --port (or nothing, when one cluster is recorded); local nodes'
+configs and logs are in .../chimaera-<uid>/cluster-<port>/ (removed by a clean stop). Remote hosts
+(--hosts/--hostfile) need the Debian package python3-clustershell here, ssh access without a
+password, and the same Python installation at the same path on every host (--python).
+
+On an HPC allocation let the batch system start the nodes; each takes its node id from
+SLURM_NODEID / SLURM_PROCID / OMPI_COMM_WORLD_RANK / PMI_RANK (put networking.hosts or
+networking.hostfile in conf.yaml and no node_id):
+  srun --ntasks-per-node=1 chimaera_runtime --config conf.yaml
+  mpirun -np N chimaera_runtime --config conf.yaml     (--oversubscribe for several per machine)
+"""
+
+
+def _rundir() -> Path:
+    d = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"chimaera-{os.getuid()}"
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d
+
+
+def cluster_state_path(port: int) -> Path:
+    """Where `chimaera cluster start` records the cluster on `port`."""
+    return _rundir() / f"cluster-{port}.json"
+
+
+def _cluster_port(args: argparse.Namespace) -> int:
+    if args.port is not None:
+        return args.port
+    recorded = sorted(_rundir().glob("cluster-*.json"))
+    if len(recorded) == 1:
+        return int(recorded[0].stem.split("-", 1)[1])
+    return _core.default_port()
+
+
+def _hosts_arg(args: argparse.Namespace) -> list[str] | None:
+    if getattr(args, "hosts", None):
+        return [h for h in args.hosts.split(",") if h]
+    if getattr(args, "hostfile", None):
+        from .cluster import read_hostfile
+        return read_hostfile(args.hostfile)
+    return None
+
+
+def _find_cluster(args: argparse.Namespace, port: int):
+    """The recorded cluster on `port`, else one described by --local/--hosts/--hostfile, else None."""
+    from .cluster import Cluster, Node
+    path = cluster_state_path(port)
+    if path.is_file():
+        return Cluster.from_state(json.loads(path.read_text()))
+    hosts = _hosts_arg(args)
+    if getattr(args, "local", None):
+        hosts, mode = [f"127.0.0.{2 + k}" for k in range(args.local)], "local"
+    elif hosts:
+        mode = "ssh"
+    else:
+        return None
+    nodes = [Node(k, h, port, 0, "", "") for k, h in enumerate(hosts)]
+    return Cluster.from_state({"port": port, "mode": mode, "nodes": [n.to_dict() for n in nodes],
+                               "ssh_options": getattr(args, "ssh_options", None),
+                               "python": getattr(args, "python", None)})
+
+
+def cmd_cluster_start(args: argparse.Namespace) -> int:
+    from .cluster import start_cluster
+    from .runtime import free_port
+    port = args.port if args.port is not None else free_port()
+    state = cluster_state_path(port)
+    if state.is_file():
+        print(f"chimaera cluster start: a cluster is recorded on port {port} ({state}); "
+              f"`chimaera cluster stop --port {port}` first", file=sys.stderr)
+        return 1
+    kw = dict(port=port, workers=args.workers, shm_size=args.shm_size, timeout=args.timeout,
+              log_level=args.log_level)
+    try:
+        if args.local is not None:
+            d = _rundir() / f"cluster-{port}"
+            cl = start_cluster(local=args.local, detached=True, dir=str(d), **kw)
+        else:
+            cl = start_cluster(hosts=_hosts_arg(args), ssh_options=args.ssh_options, python=args.python,
+                               remote_dir=args.remote_dir, **kw)
+    except (ChimaeraError, ValueError, OSError) as e:
+        print(f"chimaera cluster start: {e}", file=sys.stderr)
+        return 1
+    _core.disconnect() if _core.is_connected() else None
+    state.write_text(json.dumps(cl.to_state(), indent=1))
+    print(f"chimaera cluster started: {len(cl.nodes)} nodes on port {port} ({cl.mode}); state {state}")
+    for n in cl.nodes:
+        addr = n.host if ":" in n.host else f"{n.host}:{n.port}"
+        print(f"  node {n.id:>3}  {addr:<22} pid {n.pid:<8} log {n.log}")
+    return 0
+
+
+def cmd_cluster_stop(args: argparse.Namespace) -> int:
+    port = _cluster_port(args)
+    cl = _find_cluster(args, port)
+    if cl is None:
+        print(f"chimaera cluster stop: no cluster recorded on port {port} ({cluster_state_path(port)}); "
+              "give --port, or --local N / --hosts / --hostfile", file=sys.stderr)
+        return 1
+    results = cl.stop(timeout=args.timeout, check=False)
+    bad = 0
+    for r in results:
+        ok = r["rc"] in (0, None) and not r["killed"] and r["segment"] == "absent"
+        bad += not ok
+        rc = "exit code unknown" if r["rc"] is None else f"exit code {r['rc']}"
+        print(f"  node {r['id']:>3}  {r['host']:<16} {rc}{', killed' if r['killed'] else ''}, "
+              f"segment {r['segment']}{'' if ok else '  <- not clean'}")
+    cluster_state_path(port).unlink(missing_ok=True)
+    if bad == 0 and cl.mode == "local" and cl.dir == str(_rundir() / f"cluster-{port}"):
+        shutil.rmtree(cl.dir, ignore_errors=True)  # configs and logs of a clean run
+    print(f"chimaera cluster on port {port} stopped: {len(results) - bad} of {len(results)} nodes cleanly")
+    return 0 if bad == 0 else 1
+
+
+def cmd_cluster_status(args: argparse.Namespace) -> int:
+    port = _cluster_port(args)
+    cl = _find_cluster(args, port)
+    if cl is None:
+        print(f"chimaera cluster status: no cluster recorded on port {port} ({cluster_state_path(port)}); "
+              "give --port, or --local N / --hosts / --hostfile", file=sys.stderr)
+        return 1
+    try:
+        st = cl.status()
+    except ChimaeraError as e:
+        print(f"chimaera cluster status: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if _core.is_connected():
+            _core.disconnect()
+    recorded = {n.id: n for n in cl.nodes}
+    nodes = []
+    for n in st.get("nodes") or []:
+        rec = recorded.get(n["id"])
+        nodes.append({"id": n["id"], "address": n["address"], "state": n["state"], "alive": n["alive"],
+                      "incarnation": n["incarnation"], "in_flight": n["in_flight"],
+                      "pid": rec.pid if rec else None, "log": rec.log if rec else None})
+    pools = [{"id": p["id"], "name": p["name"], "module": p["module"], "nodes": p.get("nodes")}
+             for p in st.get("pools", [])]
+    if args.json:
+        print(json.dumps({"port": port, "mode": cl.mode, "seen_from": st.get("node_id"), "nodes": nodes,
+                          "pools": pools}))
+        return 0
+    print(f"cluster on port {port} ({cl.mode}): {len(nodes)} nodes, seen from node {st.get('node_id')}")
+    for n in nodes:
+        state = "alive" if n["alive"] else "dead"
+        print(f"  node {n['id']:>3}  {n['address']:<22} {state:<6} ({n['state']:<10}) incarnation "
+              f"{n['incarnation']:<16} in flight {n['in_flight']:<5} pid {n['pid']}")
+    for p in pools:
+        where = " ".join(f"{c}->{nd}" for c, nd in enumerate(p["nodes"])) if p["nodes"] is not None else "?"
+        print(f"  pool {p['id']:>4}  {p['name']:<24} {p['module']:<28} containers->nodes: {where}")
+    return 0
+
+
+def _add_cluster_parser(sub) -> None:
+    c = sub.add_parser("cluster", help="start, stop and inspect a cluster of runtimes",
+                       description="Start, stop and inspect a cluster: several nodes on this machine "
+                                   "(--local N) or one per remote host (--hosts/--hostfile, via ClusterShell "
+                                   "over ssh).", epilog=CLUSTER_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    csub = c.add_subparsers(dest="cluster_command", metavar="COMMAND", required=True)
+
+    def where(p: argparse.ArgumentParser, required: bool) -> None:
+        g = p.add_mutually_exclusive_group(required=required)
+        g.add_argument("--local", type=int, metavar="N", help="N nodes on this machine, node k on 127.0.0.(2+k)")
+        g.add_argument("--hosts", metavar="A,B,...", help="one node per host (comma separated), via ssh")
+        g.add_argument("--hostfile", metavar="FILE",
+                       help="hosts one per line (# comments, host:port, node[01-04]), via ssh")
+        p.add_argument("--ssh-options", default=None, metavar="OPTS",
+                       help='extra ssh options for ClusterShell, e.g. "-p 2222 -i key"')
+        p.add_argument("--python", default=None, metavar="PATH",
+                       help=f"Python interpreter with chimaera on the hosts (default: {sys.executable})")
+
+    s = csub.add_parser("start", help="start every node and wait until each answered",
+                        description="Start the nodes; exit 0 once every node accepts a client and sees every "
+                                    "other node alive, printing one line per node (id, address, pid, log). "
+                                    "Else print which node failed and its log, stop the others, exit 1. Local "
+                                    "nodes are detached daemons (they outlive this command).",
+                        epilog=CLUSTER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where(s, True)
+    _add_port(s)
+    s.add_argument("--workers", "-w", type=int, default=1, help="worker threads per node (default 1)")
+    s.add_argument("--shm-size", default="64m", help="shared memory per node (default 64m)")
+    s.add_argument("--log-level", default="info",
+                   choices=["trace", "debug", "info", "warn", "error", "critical", "off"])
+    s.add_argument("--timeout", type=float, default=30.0, help="seconds for every node to answer (default 30)")
+    s.add_argument("--remote-dir", default=None, metavar="DIR",
+                   help="remote hosts: directory of configs and logs (default /tmp/chimaera-cluster-<port>)")
+    s.set_defaults(func=cmd_cluster_start)
+
+    t = csub.add_parser("stop", help="stop every node and wait for them",
+                        description="Stop every node of the cluster (the admin stop of all nodes, sent to a live "
+                                    "node), wait for every process (SIGKILL after --timeout), and report any "
+                                    "node that did not exit 0 or left shared memory (exit 1).")
+    _add_port(t)
+    where(t, False)
+    t.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the nodes (default 10)")
+    t.set_defaults(func=cmd_cluster_stop)
+
+    u = csub.add_parser("status", help="show every node and pool as a live node sees them",
+                        description="Print every node (id, address, alive/dead, incarnation, tasks in flight, "
+                                    "pid) and every pool with its container -> node map, as a live node sees "
+                                    "them. Exit 1 if no node answers.")
+    _add_port(u)
+    where(u, False)
+    u.add_argument("--json", action="store_true", help="print JSON")
+    u.set_defaults(func=cmd_cluster_status)
+
+
 def _codegen_main():
     """main() of the ChiMod code generator / scaffolder (chimaera_codegen, needs
     python3-jinja2 and python3-yaml): shipped inside an installed package
@@ -228,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--daemon", "-d", action="store_true", help="run in the background")
     s.add_argument("--log", default=None, metavar="FILE", help="--daemon: log file")
     s.add_argument("--timeout", type=float, default=15.0, help="--daemon: seconds to wait for readiness")
+    _add_host(s)
+    s.add_argument("--exit-code-file", default=None, metavar="FILE",
+                   help="--daemon: write the runtime's exit code to FILE when it exits (a small sh parent waits)")
     s.set_defaults(func=cmd_start)
 
     t = sub.add_parser("stop", help="stop a runtime", description="Ask the runtime on PORT to stop and wait "
@@ -246,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_host(u)
     u.add_argument("--json", action="store_true", help="print JSON")
     u.set_defaults(func=cmd_status)
+
+    _add_cluster_parser(sub)
 
     for name, what in CODEGEN_COMMANDS.items():
         # Parsed by chimaera-gen (see main); listed here for --help.

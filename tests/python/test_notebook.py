@@ -42,5 +42,6 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     outputs = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
     assert "completed 5000 of 5000 tasks" in outputs
     assert "sync round trip" in outputs and "median" in outputs
-    assert "NOTEBOOK OK 5000 40" in outputs  # 40 files compressed, restored and verified
+    assert "NOTEBOOK OK 5000 40" in outputs
+    assert "CLUSTER OK 2" in outputs and "(1, '127.0.0.3:" in outputs  # the "Several nodes" section  # 40 files compressed, restored and verified
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
