@@ -165,12 +165,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                 heard = f"{n['ms_since_heard']} ms ago" if n["ms_since_heard"] >= 0 else "never"
                 why = f"  ({n['reason']})" if n["reason"] else ""
                 print(f"    node {n['id']:>3}  {n['address']:<22} {n['state']:<10} incarnation {n['incarnation']:<16} "
-                      f"heard {heard:<12} in flight {n['in_flight']}{why}")
+                      f"heard {heard:<12} queued {n['load']} us  in flight {n['in_flight']}{why}")
         for i, n in enumerate(st["tasks_completed"]):
             print(f"  worker {i}: {n} tasks completed")
         print(f"  process queue: {sum(st['queue_depths'])} tasks waiting in {len(st['queue_depths'])} lanes")
         for p in st["pools"]:
-            print(f"  pool {p['id']:>4}  {p['name']:<24} {p['module']}")
+            where = " ".join(f"{c}->{nd}" for c, nd in enumerate(p.get("nodes") or []))
+            print(f"  pool {p['id']:>4}  {p['name']:<24} {p['module']:<28} containers->nodes: {where}")
         for m in st["modules"]:
             print(f"  module {m['name']:<30} {m['path']}")
     return 0
