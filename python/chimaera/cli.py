@@ -499,6 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `chimaera status | head`: the reader left
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
