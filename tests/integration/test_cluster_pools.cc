@@ -190,6 +190,11 @@ TEST(ClusterPools, CreateAndDestroyAreClusterWideAndAllOrNone) {
     EXPECT_TRUE(Contains(e, "(no node kept it)")) << e.what();
   }
   EXPECT_TRUE(Find("mine").nodes.empty());
+  // A broadcast ListPools merges every node's list (AggregateListPools).
+  bool merged_has_mine = false;
+  for (const auto &p : chimaera::admin::Client().ListPools(mctx, DomainQuery::GetBroadcast()))
+    merged_has_mine |= p.name == "mine";
+  EXPECT_TRUE(merged_has_mine);
   ASSERT_TRUE(c.Connect(1));
   EXPECT_TRUE(Find("mine").nodes.empty());
   // Bad node lists.

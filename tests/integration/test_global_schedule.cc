@@ -14,6 +14,7 @@
 #include "admin/admin_client.h"
 #include "compressor/compressor_client.h"
 #include "local_cluster.h"
+#include "remote_queue/remote_queue_client.h"
 
 namespace {
 using chi::DomainQuery;
@@ -76,12 +77,22 @@ class GlobalSchedule : public ::testing::Test {
     }
     jobs.clear();
   }
-  /** Submit `dynamic` 1 MiB GetDynamic() tasks from node 0 while `heavy`
-   * 256 KiB tasks are queued by `load` (hash i: over the lanes, and so over
-   * both workers, each with more than the 64 tasks a worker drains from a
-   * lane before it routes new ones); returns how many more tasks node 1
-   * completed than the heavy ones it was given. */
-  chi::i64 DynamicTasksOnNode1(int heavy, const DomainQuery &load, int dynamic) {
+  /** The load figure (µs of queued work) node 0 sends with its heartbeats,
+   * read on node 0 (chimaera status shows the same). */
+  chi::u64 HeartbeatLoadOfNode0() {
+    for (const auto &p : chimaera::remote_queue::Client().Peers())
+      if (p.node == 0) return p.load;
+    ADD_FAILURE() << "node 0 is missing from its own peer list";
+    return 0;
+  }
+  /** Queue `heavy` 256 KiB tasks by `load` (hash i: over node 0's lanes and
+   * so over both its workers), wait until node 0's heartbeats carry at least
+   * `min_load_us` of queued work (for a local load), then submit `dynamic`
+   * 1 MiB GetDynamic() tasks from node 0, all at once or each after the
+   * previous one finished (`one_at_a_time`); returns how many more tasks node
+   * 1 completed than the heavy ones it was given. */
+  chi::i64 DynamicTasksOnNode1(int heavy, const DomainQuery &load, chi::u64 min_load_us, int dynamic,
+                               bool one_at_a_time = false) {
     const chi::u64 before = CompletedOn(cluster_, 1);
     EXPECT_TRUE(cluster_.Connect(0));
     std::vector<Job> jobs;
@@ -89,8 +100,16 @@ class GlobalSchedule : public ::testing::Test {
       const bool local = load.GetKind() == DomainQuery::kLocalHash;
       jobs.push_back(Submit(local ? DomainQuery::GetLocalHash(i) : load, 256 << 10, 12));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // routed and estimated
-    for (int i = 0; i < dynamic; ++i) jobs.push_back(Submit(DomainQuery::GetDynamic(), 1 << 20, 1));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    chi::u64 seen = 0;
+    while (min_load_us > 0 && (seen = HeartbeatLoadOfNode0()) < min_load_us &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_GE(seen, min_load_us) << "node 0 never reported its backlog of " << heavy << " tasks";
+    for (int i = 0; i < dynamic; ++i) {
+      jobs.push_back(Submit(DomainQuery::GetDynamic(), 1 << 20, 1));
+      if (one_at_a_time) Finish(jobs);
+    }
     Finish(jobs);
     const bool heavy_on_1 = load.GetKind() == DomainQuery::kGlobalNode && load.GetSelector() == 1;
     return static_cast<chi::i64>(CompletedOn(cluster_, 1) - before) - (heavy_on_1 ? heavy : 0);
@@ -100,23 +119,27 @@ class GlobalSchedule : public ::testing::Test {
   chimaera::compressor::Client zip_;
 };
 
-// Node 0 has ~0.5 s of estimated queued work: its dynamic tasks run on node
-// 1 (a task routed as the backlog runs out may stay: hence 6 of 8; with the
-// Monitor call removed, none moves).
+// Node 0 has ~0.5 s of estimated queued work (400 x 1311 µs), and says so in
+// its heartbeats before the dynamic tasks come: they run on node 1, whose
+// estimate (its load plus the requests in flight to it, each at 5243 µs)
+// stays below node 0's while 8 are placed. With the Monitor call removed,
+// none moves.
 TEST_F(GlobalSchedule, DynamicTasksLeaveTheLoadedNode) {
-  const chi::i64 moved = DynamicTasksOnNode1(400, DomainQuery::GetLocalHash(0), 8);
-  EXPECT_GE(moved, 6) << "the dynamic tasks stayed on the loaded node\n" << cluster_.Logs();
+  const chi::i64 moved = DynamicTasksOnNode1(400, DomainQuery::GetLocalHash(0), 200000, 8);
+  EXPECT_GE(moved, 7) << "the dynamic tasks stayed on the loaded node\n" << cluster_.Logs();
 }
 
-// Both idle: dynamic tasks stay on the node that got them (sending costs).
+// Both idle, one task at a time: each dynamic task stays on the node that
+// got it (node 0 has no queued work; node 1 would cost one task more).
 TEST_F(GlobalSchedule, DynamicTasksStayWhenNoNodeIsLoaded) {
-  const chi::i64 moved = DynamicTasksOnNode1(0, DomainQuery::GetLocalHash(0), 8);
-  EXPECT_LT(moved, 4) << "idle nodes sent dynamic tasks away";
+  const chi::i64 moved = DynamicTasksOnNode1(0, DomainQuery::GetLocalHash(0), 0, 8, /*one_at_a_time=*/true);
+  EXPECT_EQ(moved, 0) << "idle nodes sent dynamic tasks away";
 }
 
-// Node 1 is busy with work sent to it: dynamic tasks stay on node 0.
+// Node 1 is busy with work sent to it (400 requests in flight): dynamic
+// tasks stay on node 0.
 TEST_F(GlobalSchedule, DynamicTasksAvoidABusyPeer) {
-  const chi::i64 moved = DynamicTasksOnNode1(400, DomainQuery::GetGlobalNode(1), 8);
+  const chi::i64 moved = DynamicTasksOnNode1(400, DomainQuery::GetGlobalNode(1), 0, 8);
   EXPECT_LT(moved, 4) << "dynamic tasks went to the busy peer";
 }
 

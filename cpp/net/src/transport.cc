@@ -538,7 +538,9 @@ struct Transport::Impl {
     owner.status_heard_ns_.resize(peers.size());
     for (u32 i = 0; i < peers.size(); ++i) {
       const Peer &p = peers[i];
-      owner.status_[i] = PeerStatus{i, link(i).address, link(i).state.load(), link(i).incarnation.load(), p.load, -1,
+      const PeerState st = link(i).state.load();
+      const u64 load = st == PeerState::kSelf ? owner.local_load_.load(std::memory_order_relaxed) : p.load;
+      owner.status_[i] = PeerStatus{i, link(i).address, st, link(i).incarnation.load(), load, -1,
                                     in_flight[i] + p.requests.size(), p.reason};
       owner.status_heard_ns_[i] = p.last_heard_ns;
     }

@@ -2,8 +2,10 @@
 // pools through the PoolManager and stops the runtime.
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <type_traits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "admin/admin_tasks.h"
@@ -75,6 +77,26 @@ class Runtime : public chi::Container {
       text += "\n";
     }
     task->pools_ = text;
+  }
+  /** A broadcast ListPools (every node's admin container): the union of
+   * the nodes' lists by pool id, so a pool only some nodes know (made with
+   * PoolScope::kThisNode) appears once. */
+  void AggregateListPools(chi::ipc::FullPtr<ListPoolsTask> parent, chi::ipc::FullPtr<ListPoolsTask> replica,
+                          bool first) {
+    std::map<chi::u64, std::string> by_id;
+    auto add = [&by_id](std::string_view text) {
+      while (!text.empty()) {
+        const std::size_t nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl);
+        if (!line.empty()) by_id.emplace(std::stoull(std::string(line.substr(0, line.find('\t')))), line);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+      }
+    };
+    if (!first) add(parent->pools_.view());
+    add(replica->pools_.view());
+    std::string text;
+    for (const auto &[id, line] : by_id) text += line + "\n";
+    parent->pools_ = text;
   }
   void MonitorListPools(chi::MonitorModeId mode, chi::ipc::FullPtr<ListPoolsTask> task, chi::RunContext &rctx) {
     DefaultMonitor(mode, task.Cast<chi::Task>(), rctx);

@@ -152,7 +152,7 @@ struct PeerStatus {
   NodeAddress address;
   PeerState state = PeerState::kConnecting;
   u64 incarnation = 0;     /**< 0 while never heard */
-  u64 load = 0;            /**< from its last heartbeat (µs of queued work) */
+  u64 load = 0;            /**< from its last heartbeat (µs of queued work); this node: the figure it sends */
   i64 ms_since_heard = -1; /**< -1: never */
   u64 requests_in_flight = 0;
   std::string reason;      /**< why dead or refused */
