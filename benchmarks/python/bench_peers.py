@@ -20,6 +20,8 @@ Workloads:
       Chimaera: CompressorPool.compress_many + decompress_many (window 16)
       on runtimes started with workers=1 and workers=2; PPE/Dask run the
       python3-zstandard codec (same libzstd) in their worker processes.
+      Beside them, the machine's own 2-way ceiling: two forked processes
+      doing the one-thread job at once (speedup = 2 x one thread / wall).
 
 (a) and (b) use the runtime's default worker count on this machine
 (workers = cores - 1 = 1 on 2 cores, leaving a core to the client), PPE(2)
@@ -147,7 +149,7 @@ def bench_compression(a, corpus: list[bytes], mb: float) -> None:
     """Chimaera with 1 and 2 workers and one thread in-process, the same job,
     alternating in rounds (this VM's speed changes between runs: every
     system sees the same states). Medians of the rounds."""
-    print("Compression (Chimaera 1 and 2 workers, one thread in-process; in turn, per round)", flush=True)
+    print("Compression (Chimaera 1 and 2 workers, one thread in-process, two processes without the runtime; in turn, per round)", flush=True)
     sizes = [len(b) for b in corpus]
     rts = [chimaera.start(workers=w, shm_size="512m", queue_depth=4096, log_level="warn") for w in (1, 2)]
     try:
@@ -169,13 +171,32 @@ def bench_compression(a, corpus: list[bytes], mb: float) -> None:
         def inline_run() -> None:
             result[:] = [zdecompress(zcompress(b)) for b in corpus]
 
-        runs = {"chimaera_1w": chimaera_run(0), "chimaera_2w": chimaera_run(1), "inline": inline_run}
+        def two_processes_run() -> None:
+            # The machine's own ceiling for 2-way parallelism on this job: two
+            # forked processes, no runtime, each doing inline_run's whole job.
+            children = []
+            for _ in range(2):
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        [zdecompress(zcompress(b)) for b in corpus]
+                    finally:
+                        os._exit(0)
+                children.append(pid)
+            for pid in children:
+                _, status = os.waitpid(pid, 0)
+                if status != 0:
+                    raise SystemExit(f"two-process ceiling: child exited with status {status}")
+
+        runs = {"chimaera_1w": chimaera_run(0), "chimaera_2w": chimaera_run(1), "inline": inline_run,
+                "two_processes": two_processes_run}
         secs: dict[str, list[float]] = {k: [] for k in runs}
         for name, run in runs.items():  # warm-up, checked
             if name.startswith("chimaera"):
                 chimaera.connect(rts[0 if name.endswith("1w") else 1].port)
             run()
-            verify(corpus, result)
+            if name != "two_processes":
+                verify(corpus, result)
         for _ in range(a.rounds):
             for name, run in runs.items():
                 if name.startswith("chimaera"):
@@ -193,6 +214,10 @@ def bench_compression(a, corpus: list[bytes], mb: float) -> None:
             per_round=[round(x, 2) for x in per_round_1w])
         fig("compress_2w_over_1w", "chimaera", rate["chimaera_2w"] / rate["chimaera_1w"], "x",
             per_round=[round(x, 2) for x in per_round_2w])
+        # Two processes do twice the work: speedup = 2 * one thread's time / their wall time.
+        per_round_ceiling = [2 * secs["inline"][i] / secs["two_processes"][i] for i in range(a.rounds)]
+        fig("two_processes_over_one_thread", "inline", statistics.median(per_round_ceiling), "x",
+            per_round=[round(x, 2) for x in per_round_ceiling])
     finally:
         for rt in rts:
             rt.stop()

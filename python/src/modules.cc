@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <string>
 #include <vector>
@@ -272,24 +273,16 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
       ipc::FullPtr<T> task;
       std::size_t index;
     };
-    std::vector<Slot> ring(window);
-    std::size_t head = 0, count = 0, next = 0;
+    // In flight, oldest submission first. Tasks are retired as they complete,
+    // not in input order: one long task at the front does not stall the
+    // window while the workers sit idle (results still land at their index).
+    std::deque<Slot> in_flight;
+    std::size_t next = 0;
     InterruptPoller poller;
-    auto retire = [&]() {
-      Slot &s = ring[head];
-      head = (head + 1) % window;
-      --count;
-      if (abandoned) return;
-      // Expected run time as the compressor estimates it: ~200 MB/s of input
-      // compressed, ~1 GB/s of output decompressed.
-      const u64 est_us = compress ? s.task->data_size_ / 200 : s.task->out_capacity_ / 1000;
-      // Spin only for short ones: a longer spin takes a core the workers use.
-      while (!ParkWait(s.task.ptr_, 50000, est_us <= 30 ? static_cast<i64>(2 * est_us) : 0)) {
-        if (!access.Valid()) {
-          abandoned = true;
-          return;
-        }
-      }
+    // Expected run time as the compressor estimates it: ~200 MB/s of input
+    // compressed, ~1 GB/s of output decompressed.
+    auto expected_us = [&](const T *t) -> u64 { return compress ? t->data_size_ / 200 : t->out_capacity_ / 1000; };
+    auto take_result = [&](const Slot &s) {
       T *t = s.task.ptr_;
       if (t->HasError()) {
         if (s.index < first_index) {
@@ -314,13 +307,43 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
       }
       del(ipc::FullPtr<Task>(s.task));
     };
+    // Retire every completed task; when none has, park on the oldest (spin
+    // first only for short ones: a longer spin takes a core the workers use).
+    auto retire = [&]() {
+      if (abandoned) {
+        in_flight.clear();
+        return;
+      }
+      bool any = false;
+      for (auto it = in_flight.begin(); it != in_flight.end();) {
+        if (!it->task->IsComplete()) {
+          ++it;
+          continue;
+        }
+        take_result(*it);
+        it = in_flight.erase(it);
+        any = true;
+      }
+      if (any) return;
+      Slot &oldest = in_flight.front();
+      const u64 est_us = expected_us(oldest.task.ptr_);
+      while (!ParkWait(oldest.task.ptr_, 50000, est_us <= 30 ? static_cast<i64>(2 * est_us) : 0)) {
+        if (!access.Valid()) {
+          abandoned = true;
+          in_flight.clear();
+          return;
+        }
+      }
+      take_result(oldest);
+      in_flight.pop_front();
+    };
     try {
-      while (!abandoned && (count > 0 || (next < n && !interrupted && !failure && !no_memory))) {
+      while (!abandoned && (!in_flight.empty() || (next < n && !interrupted && !failure && !no_memory))) {
         if (!access.Valid()) {
           abandoned = true;
           break;
         }
-        while (next < n && count < window && !interrupted && !failure) {
+        while (next < n && in_flight.size() < window && !interrupted && !failure) {
           const View &v = *views[next];
           u64 cap = compress ? cz::CompressBound(codec, v.size()) : sizes[next];
           // The task type of the method (the dispatch checks it): Compress
@@ -329,23 +352,22 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
               compress ? ipc::FullPtr<T>(SubmitCodec<cz::CompressTask>(pool, method, codec, level, v.data(), v.size(), cap))
                        : ipc::FullPtr<T>(SubmitCodec<cz::DecompressTask>(pool, method, codec, level, v.data(), v.size(), cap));
           if (t.IsNull()) {
-            if (count == 0) {
+            if (in_flight.empty()) {
               no_memory = true;
               no_memory_bytes = v.size() + cap;
             }
             break;  // retry once an in-flight task freed its buffers
           }
-          ring[(head + count) % window] = Slot{t, next};
-          ++count;
+          in_flight.push_back(Slot{t, next});
           ++next;
         }
-        if (count == 0) break;
+        if (in_flight.empty()) break;
         retire();
         if (poller.Interrupted()) interrupted = true;  // error stays set
       }
     } catch (...) {
       if (!failure) failure = std::current_exception();
-      while (count > 0) retire();
+      while (!in_flight.empty()) retire();
     }
   }
   py::list result;

@@ -170,6 +170,31 @@ def test_many(zip_pool):
     assert zip_pool.compress_many([]) == []
 
 
+def test_many_out_of_order_completion(rt):
+    """Two workers finish small tasks while a large one runs: each result
+    still lands at its input's index (the batch retires tasks as they
+    complete, not in input order)."""
+    try:
+        _two_worker_batches()
+    finally:
+        chimaera.connect(rt.port)  # the module's runtime again, for the tests after this one
+
+
+def _two_worker_batches():
+    with chimaera.start(workers=2, shm_size="256m", log_level="warn") as two:
+        pool = two.create_pool("zip_two_workers", "compressor")
+        bufs = []
+        for i in range(60):
+            bufs.append(corpus(4 << 20) if i % 20 == 0 else corpus(100 + 37 * i))
+        packed = pool.compress_many(bufs, level=9, window=8)
+        assert [c for _, c in packed] == [zlib.crc32(b) for b in bufs]
+        back = pool.decompress_many([p for p, _ in packed], [len(b) for b in bufs], window=8)
+        assert [d for d, _ in back] == bufs
+        with pytest.raises(TaskError) as ei:
+            pool.decompress_many([packed[0][0], b"bad", packed[1][0], b"worse"], [len(bufs[0]), 9, len(bufs[1]), 9])
+        assert "item 1" in str(ei.value)
+
+
 def test_many_reports_first_failure(zip_pool):
     good, _ = zip_pool.compress(b"hello" * 100)
     with pytest.raises(TaskError) as ei:
