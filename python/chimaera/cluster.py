@@ -210,6 +210,36 @@ def _read_rc(rc_file: str | None, wait: float) -> int | None:
         time.sleep(0.01)
 
 
+def _signal_node(pid: int, proc: subprocess.Popen | None, sig: int) -> None:
+    """Send `sig` to a node's runtime. `pid` is the runtime, or, for a
+    detached node that has not answered yet, its sh parent (`proc`, which
+    this process started in a session of its own): then the signal goes to
+    the sh's children (the runtime; SIGTERM to the sh itself would orphan the
+    runtime with its segment and lose the exit code the sh records), and
+    SIGKILL goes to the whole process group."""
+    targets: set[int] = {pid} if pid > 0 else set()
+    if proc is not None:
+        if sig == signal.SIGKILL:
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        if children:
+            targets.discard(proc.pid)
+            targets.update(int(c) for c in children)
+        else:
+            targets.add(proc.pid)
+    for target in targets:
+        try:
+            os.kill(target, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def reap_node(pid: int, port: int, host: str, rc_file: str | None, timeout: float,
               proc: subprocess.Popen | None = None) -> dict[str, Any]:
     """Wait up to ``timeout`` s for a node's process to exit (SIGKILL after
@@ -219,10 +249,7 @@ def reap_node(pid: int, port: int, host: str, rc_file: str | None, timeout: floa
     killed = False
     while pid > 0 and _pid_alive(pid):
         if time.monotonic() > deadline:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _signal_node(pid, proc, signal.SIGKILL)
             killed = True
             break
         time.sleep(0.01)
@@ -407,9 +434,20 @@ class Cluster:
                 + (f", segment {r['segment']}" if r["segment"] != "absent" else "") for r in bad), results)
         return results
 
-    def _stop_local(self, timeout: float) -> list[dict[str, Any]]:
+    def _abort_local(self, timeout: float) -> list[dict[str, Any]]:
+        """A start that failed: SIGTERM (a clean stop) to every node this
+        process started, without the admin broadcast (that would wait for the
+        node that failed until rpc_timeout), then reap them like stop()."""
+        with self._lock:
+            self._stopped = True
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            self.client = None
+            return self._stop_local(timeout, admin=False)
+
+    def _stop_local(self, timeout: float, admin: bool = True) -> list[dict[str, Any]]:
         sent = False
-        for n in self.nodes:
+        for n in self.nodes if admin else []:
             if not _pid_alive(n.pid):
                 continue
             try:
@@ -422,11 +460,11 @@ class Cluster:
             finally:
                 if _core.is_connected():
                     _core.disconnect()
-        if not sent:
-            for n in self.nodes:
-                if _pid_alive(n.pid):
-                    os.kill(n.pid, signal.SIGTERM)
         procs = self._procs if len(self._procs) == len(self.nodes) else [None] * len(self.nodes)
+        if not sent:  # no node answers (e.g. a start that failed before they were up): signal each one
+            for n, p in zip(self.nodes, procs):
+                if _pid_alive(n.pid) or (p is not None and p.poll() is None):
+                    _signal_node(n.pid, p, signal.SIGTERM)
         out = []
         deadline = time.monotonic() + timeout
         for n, p in zip(self.nodes, procs):
@@ -515,7 +553,7 @@ def _start_local(n: int, port: int, config: dict[str, Any], node_config: dict[in
         cl._keep_dir = True
         cl._procs = procs
         try:
-            cl.stop(timeout=5, check=False)
+            cl._abort_local(timeout=5)
         except Exception:  # noqa: BLE001 - the start error matters
             pass
         if isinstance(e, _NodeFailed):

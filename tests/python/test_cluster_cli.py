@@ -171,6 +171,25 @@ def test_cli_cluster_start_failure_exits_1():
         _cleanup(port, ["127.0.0.2", "127.0.0.3", "127.0.0.4"])
 
 
+def test_failed_start_stops_a_detached_node_that_had_not_answered():
+    """A start that fails stops the nodes it started. A detached node that
+    has not answered yet is known only by its sh parent: the SIGTERM must
+    reach the runtime under it (a CI run once saw a runtime orphaned, its
+    segment alive), which then stops cleanly and the sh records exit code 0."""
+    port = free_port()
+    cl = chimaera.start_cluster(local=1, port=port, detached=True, timeout=30)
+    runtime_pid = cl.nodes[0].pid
+    sh = cl._procs[0]
+    try:
+        assert runtime_pid != sh.pid
+        cl.nodes[0].pid = sh.pid  # as before the node answered
+        [r] = cl._abort_local(timeout=10)
+        assert (r["rc"], r["killed"], r["segment"]) == (0, False, "absent"), r
+        assert not _pid_alive(runtime_pid) and sh.poll() is not None
+    finally:
+        _kill([runtime_pid, sh.pid], port, ["127.0.0.2"])
+
+
 # -- the remote path: ClusterShell over ssh, against a throwaway sshd on loopback --
 
 def _sshd(tmp: Path, hosts: list[str]) -> tuple[subprocess.Popen, int, str]:

@@ -168,12 +168,14 @@ void IpcManager::EnqueuePointer(ipc::Pointer task) {
   thread_local const std::size_t thread_hash = std::hash<std::thread::id>()(std::this_thread::get_id());
   thread_local std::size_t next_dynamic = thread_hash;
   TaskQueue &pq = *process_queue_;
-  const bool dynamic = alloc_.Convert<Task>(task)->dom_query_.IsDynamic();
+  const Task *t = alloc_.Convert<Task>(task);
+  const bool dynamic = t->dom_query_.IsDynamic();
   TaskLane &lane = pq.GetLane(static_cast<LaneId>((dynamic ? next_dynamic++ : thread_hash) % pq.GetNumLanes()), 0);
   for (int attempt = 0;; ++attempt) {
     bool woke = false;
     if (TaskQueue::Enqueue(lane, task, workers_, &woke) == ipc::QueueStatus::kOk) {
       if (woke) NoteWokeParkedWorker();
+      NoteEnqueued(t);
       return;
     }
     // Full lane: the worker is behind. Back off, but never drop the task.

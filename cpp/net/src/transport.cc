@@ -9,6 +9,7 @@
  */
 #include "chimaera/net/transport.h"
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -796,6 +797,7 @@ bool Transport::PeerLoad(u32 node, u64 *load, u64 *requests_in_flight) const {
 }
 
 void Transport::Loop() {
+  pthread_setname_np(pthread_self(), "chi_network");
   Impl &s = *impl_;
   std::vector<zmq::message_t> frames;
   std::vector<Outgoing> batch;

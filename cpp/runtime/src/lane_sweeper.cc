@@ -1,5 +1,7 @@
 #include "chimaera/runtime/lane_sweeper.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -32,6 +34,7 @@ void LaneSweeper::Stop() {
 }
 
 void LaneSweeper::Loop() {
+  pthread_setname_np(pthread_self(), "chi_sweeper");
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_cv_.wait_for(lock, std::chrono::microseconds(kSweepPeriodUs), [this] { return stop_; })) {
     lock.unlock();

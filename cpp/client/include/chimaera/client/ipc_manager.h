@@ -129,6 +129,11 @@ class IpcManager {
 void NoteWokeParkedWorker() noexcept;
 /** True (once) when this thread's last Enqueue woke a parked worker. */
 bool TakeWokeParkedWorker() noexcept;
+/** Called by Enqueue with every task it queued: ClientWait polls for a task
+ * addressed to another node only when it is the last one its thread
+ * enqueued (the submit-and-wait pattern, nothing else of this thread's in
+ * flight); a thread waiting in a window of tasks parks at once. Per thread. */
+void NoteEnqueued(const Task *task) noexcept;
 
 /** Default runtime port: $CHI_PORT when set and valid, else 9413. */
 u16 DefaultPort() noexcept;
