@@ -66,6 +66,11 @@ class CMakeBuild(build_ext):
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest != built.resolve():
             shutil.copy2(built, dest)
+        # The shipped modules' generated bindings (chimaera_bdev, ...) beside _core.
+        suffix = dest.name[len("_core"):]
+        for generated in sorted(out_dir.glob(f"chimaera_*{suffix}")):
+            if generated.resolve() != (dest.parent / generated.name).resolve():
+                shutil.copy2(generated, dest.parent / generated.name)
         if editable:
             return  # dev tree: the daemon and modules stay in the build directory
         bin_dir, lib_dir = dest.parent / "bin", dest.parent / "lib"

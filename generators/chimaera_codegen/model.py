@@ -101,6 +101,11 @@ RESERVED_PY_FIELDS = frozenset(["self", "node"])
 RESERVED_PY_METHODS = frozenset("client id name module destroy".split())
 # Method names whose function (the name without 'k') would shadow a member of
 # chi::Container, or of what the generated lib_exec.h adds to the class.
+# The optional module-level key choosing the generated clients' default
+# DomainQuery (the other keys are methods).
+DEFAULT_QUERY_KEY = "default_query"
+DEFAULT_QUERIES = ("dynamic", "local")
+
 RESERVED_METHODS = frozenset("kRun kMonitor kDel kSaveIn kLoadIn kSaveOut kLoadOut kNewCopy kInit "
                              "kCreateLocalQueue kGetLane kGetLaneByHash kAllLanes kFreeQueues kFindLane "
                              "kWrongTaskType kLoadTaskIn".split())
@@ -185,6 +190,13 @@ class Module:
     methods: Tuple[Method, ...]  # in YAML order
     mod_yaml: str          # path of chimaera_mod.yaml
     repo_yaml: str         # path of chimaera_repo.yaml
+    default_query: str = "dynamic"  # the generated clients' DomainQuery: "dynamic" or "local"
+
+    @property
+    def local_default(self) -> bool:
+        """True when the clients' default is this node's container, lane 0
+        (tasks in submission order), not Dynamic (placed by the pool)."""
+        return self.default_query == "local"
 
     @property
     def cxx_namespace(self) -> str:
@@ -417,6 +429,7 @@ def load_module(module_dir: str, repo_yaml: Optional[str] = None) -> Module:
         errors.append(f"{mod_yaml}:1: module directory name {name!r} is not a C++ identifier")
 
     methods: List[Method] = []
+    default_query = "dynamic"
     try:
         root = _compose(mod_yaml)
     except CodegenError as e:
@@ -434,6 +447,17 @@ def load_module(module_dir: str, repo_yaml: Optional[str] = None) -> Module:
                 errors.append(f"{mod_yaml}:{line}: method name must be a plain string")
                 continue
             mname = knode.value
+            if mname == DEFAULT_QUERY_KEY:
+                if mname in names:
+                    errors.append(f"{mod_yaml}:{line}: duplicate key {mname!r} (first on line {names[mname]})")
+                elif not isinstance(vnode, yaml.ScalarNode) or vnode.value not in DEFAULT_QUERIES:
+                    errors.append(f"{mod_yaml}:{_line(vnode)}: {mname} must be one of "
+                                  f"{', '.join(DEFAULT_QUERIES)} (dynamic: the pool places each task; local: "
+                                  f"this node's container, one lane, tasks in submission order)")
+                else:
+                    default_query = vnode.value
+                names[mname] = line
+                continue
             if mname in names:
                 errors.append(f"{mod_yaml}:{line}: duplicate method {mname!r} "
                               f"(first defined on line {names[mname]})")
@@ -508,4 +532,4 @@ def load_module(module_dir: str, repo_yaml: Optional[str] = None) -> Module:
     if errors:
         raise CodegenError(errors)
     return Module(name=name, namespace=namespace, methods=tuple(methods),
-                  mod_yaml=mod_yaml, repo_yaml=repo_yaml)
+                  mod_yaml=mod_yaml, repo_yaml=repo_yaml, default_query=default_query)

@@ -107,43 +107,33 @@ class CompressorPool(Pool):
                                      int(window))
 
 
-class BdevPool(Pool):
-    """A pool of the ``bdev`` module: a block device backed by a file (durable:
+register_pool_class("chimaera::compressor", CompressorPool)
+
+# bdev's pool class is generated from its task schema (cpp/chimods/bdev/
+# chimaera_mod.yaml, issue 14): the extension chimaera_bdev beside _core
+# defines and registers it on import.
+from .chimaera_bdev import BdevPool  # noqa: E402
+
+BdevPool.__doc__ = """A pool of the ``bdev`` module: a block device backed by a file (durable:
     a completed write is in the file) or by RAM. Create with
     ``args="file=PATH,size=64m[,block=4096]"`` or ``"ram,size=64m[,block=4096]"``.
 
-    Space is managed in whole blocks; every access is bounds-checked
-    (TaskError BAD_ARGUMENT for an out-of-range or unallocated range).
+    Methods (generated from the module's schema; each takes ``node=``, the
+    node whose device serves it, default this node's; ``*_async`` forms return
+    a :class:`Future` of the same result):
+
+    - ``allocate(size) -> int``: ``size`` bytes rounded up to whole blocks;
+      the byte offset. TaskError BAD_ARGUMENT: no space.
+    - ``free(offset, size)``: free the blocks of ``[offset, offset + size)``.
+      TaskError: not allocated.
+    - ``write(offset, data)``: ``data`` (bytes-like, copied once into shared
+      memory) at ``offset``; durable when it returns (file backend).
+    - ``read(offset, n) -> bytes``: ``n`` bytes at ``offset`` (``n`` is the
+      result's capacity, default 64 KiB).
+
+    Every access is bounds-checked (TaskError BAD_ARGUMENT for an
+    out-of-range or unallocated range). Tasks of one device run in submission
+    order (one lane).
     """
-
-    def allocate(self, size: int) -> int:
-        """Allocate ``size`` bytes (rounded up to whole blocks); returns the byte
-        offset. Raises TaskError (BAD_ARGUMENT: no space)."""
-        return _core.bdev_allocate(self.id, int(size))
-
-    def free(self, offset: int, size: int) -> None:
-        """Free the blocks of ``[offset, offset + size)``. Raises TaskError (not allocated)."""
-        _core.bdev_free(self.id, int(offset), int(size))
-
-    def write(self, offset: int, data: Buffer) -> None:
-        """Write ``data`` (bytes-like) at ``offset``; durable when it returns (file backend).
-        Raises TaskError (BAD_ARGUMENT: out of range, unallocated, I/O error)."""
-        _core.bdev_write(self.id, int(offset), data)
-
-    def read(self, offset: int, size: int) -> bytes:
-        """Read ``size`` bytes at ``offset``. Raises TaskError (BAD_ARGUMENT)."""
-        return _core.bdev_read(self.id, int(offset), int(size))
-
-    def write_async(self, offset: int, data: Buffer) -> Future:
-        """Submit a write (``data`` is copied before this returns); Future result None."""
-        return Future(_core.bdev_write_async(self.id, int(offset), data))
-
-    def read_async(self, offset: int, size: int) -> Future:
-        """Submit a read; the Future's result is the bytes read."""
-        return Future(_core.bdev_read_async(self.id, int(offset), int(size)))
-
-
-register_pool_class("chimaera::compressor", CompressorPool)
-register_pool_class("chimaera::bdev", BdevPool)
 
 __all__ = ["BdevPool", "CompressorPool", "CODECS", "compress_bound"]

@@ -27,7 +27,7 @@
 #include "task_handle.h"
 
 namespace chi::pyb {
-void BindModules(pybind11::module_ &m);  // modules.cc: compressor, bdev
+void BindModules(pybind11::module_ &m);  // modules.cc: compressor (bdev: the generated chimaera_bdev)
 /** A query as chimaera.client._query encodes it: -1 Dynamic, else kind
  * (bits 56..63), range count (32..55), selector (0..31). Raises ValueError
  * for an unknown kind. */

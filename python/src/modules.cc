@@ -1,5 +1,7 @@
-// Bindings of the shipped modules `compressor` and `bdev` (issue 6), part of
-// chimaera._core. The Pythonic API is chimaera.CompressorPool / BdevPool.
+// Bindings of the shipped module `compressor` (issue 6), part of
+// chimaera._core: what its schema cannot generate (codec names and levels,
+// batches with a window of tasks in flight, CRCs). The Pythonic API is
+// chimaera.CompressorPool. bdev's binding is generated (chimaera_bdev, issue 14).
 //
 // Data path: the runtime only sees its shared-memory segment, so every input
 // (any C-contiguous object with the buffer protocol: bytes, bytearray,
@@ -20,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "bdev/bdev_tasks.h"
 #include "chimaera/ipc/futex.h"
 #include "compressor/compressor_client.h"
 #include "task_handle.h"
@@ -32,7 +33,6 @@ DomainQuery QueryFromCode(i64 code);
 namespace {
 
 namespace cz = chimaera::compressor;
-namespace bd = chimaera::bdev;
 
 constexpr std::size_t kGilFreeCopy = 1 << 16;  // copies larger than this release the GIL
 
@@ -80,12 +80,6 @@ cz::Codec ParseCodec(const std::string &name) {
   if (name == "zstd") return cz::Codec::kZstd;
   if (name == "zlib") return cz::Codec::kZlib;
   throw py::value_error("unknown codec '" + name + "' (expected 'zstd' or 'zlib')");
-}
-
-/** Spreads tasks over the pool's lanes (and so over the workers). */
-u32 NextHash() {
-  static std::atomic<u32> n{0};
-  return n.fetch_add(1, std::memory_order_relaxed);
 }
 
 /** Wait for a codec task (tens of µs to ms): spin for at most `spin_us`,
@@ -399,76 +393,6 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
   return result;
 }
 
-// ---------------------------------------------------------------- bdev
-
-template <typename T>
-void DeleteBdevTask(ipc::FullPtr<Task> t) {
-  if constexpr (std::is_same_v<T, bd::WriteTask> || std::is_same_v<T, bd::ReadTask>)
-    Alloc().Free(reinterpret_cast<T *>(t.ptr_)->data_);
-  CHI_IPC_MANAGER->DelTask(ipc::FullPtr<T>(t));
-}
-
-template <typename T, typename... Args>
-ipc::FullPtr<T> NewBdevTask(u64 pool, Args &&...args) {
-  auto *ipc = CHI_IPC_MANAGER;
-  return ipc->NewTask<T>(ipc::MemContext(), ipc->NewTaskNode(), PoolId(pool), DomainQuery::GetLocalHash(0),
-                         std::forward<Args>(args)...);
-}
-
-py::object OffsetResult(Task *t) { return py::int_(static_cast<bd::AllocateTask *>(t)->offset_); }
-py::object ReadResult(Task *t) {
-  auto *task = static_cast<bd::ReadTask *>(t);
-  return BytesOf(Alloc().Convert<char>(task->data_), task->read_);
-}
-
-u64 BdevAllocate(u64 pool, u64 size) {
-  RequireConnected();
-  auto t = NewBdevTask<bd::AllocateTask>(pool, size);
-  CHI_IPC_MANAGER->Enqueue(t);
-  return Finish(t, &DeleteBdevTask<bd::AllocateTask>, &OffsetResult).cast<u64>();
-}
-
-void BdevFree(u64 pool, u64 offset, u64 size) {
-  RequireConnected();
-  auto t = NewBdevTask<bd::FreeTask>(pool, offset, size);
-  CHI_IPC_MANAGER->Enqueue(t);
-  Finish(t, &DeleteBdevTask<bd::FreeTask>, nullptr);
-}
-
-ipc::FullPtr<bd::WriteTask> SubmitWrite(u64 pool, u64 offset, const py::handle &data) {
-  RequireConnected();
-  ReapGraveyard();
-  View v(data);
-  ipc::Pointer buf = Alloc().Allocate(v.size());
-  if (buf.IsNull()) ThrowNoMemory(v.size());
-  Copy(Alloc().Convert<char>(buf), v.data(), v.size());
-  ipc::FullPtr<bd::WriteTask> t;
-  try {
-    t = NewBdevTask<bd::WriteTask>(pool, offset, buf, v.size());
-  } catch (...) {
-    Alloc().Free(buf);
-    throw;
-  }
-  CHI_IPC_MANAGER->Enqueue(t);
-  return t;
-}
-
-ipc::FullPtr<bd::ReadTask> SubmitRead(u64 pool, u64 offset, u64 size) {
-  RequireConnected();
-  ReapGraveyard();
-  ipc::Pointer buf = Alloc().Allocate(size);
-  if (buf.IsNull()) ThrowNoMemory(size);
-  ipc::FullPtr<bd::ReadTask> t;
-  try {
-    t = NewBdevTask<bd::ReadTask>(pool, offset, buf, size);
-  } catch (...) {
-    Alloc().Free(buf);
-    throw;
-  }
-  CHI_IPC_MANAGER->Enqueue(t);
-  return t;
-}
-
 }  // namespace
 
 void BindModules(py::module_ &m) {
@@ -504,41 +428,6 @@ void BindModules(py::module_ &m) {
       "compress_bound",
       [](const std::string &codec, u64 n) { return cz::CompressBound(ParseCodec(codec), n); }, py::arg("codec"),
       py::arg("n"), "Upper bound of the compressed size of n bytes (bytes).");
-  // bdev
-  m.def("bdev_allocate", &BdevAllocate, py::arg("pool_id"), py::arg("size"),
-        "bdev: allocate `size` bytes (whole blocks); the byte offset. TaskError BAD_ARGUMENT: no space.");
-  m.def("bdev_free", &BdevFree, py::arg("pool_id"), py::arg("offset"), py::arg("size"),
-        "bdev: free [offset, offset+size). TaskError BAD_ARGUMENT: not allocated.");
-  m.def(
-      "bdev_write",
-      [](u64 pool, u64 offset, const py::handle &data) {
-        Finish(SubmitWrite(pool, offset, data), &DeleteBdevTask<bd::WriteTask>, nullptr);
-      },
-      py::arg("pool_id"), py::arg("offset"), py::arg("data"),
-      "bdev: write a bytes-like object at `offset` (durable on return for a file device). TaskError BAD_ARGUMENT.");
-  m.def(
-      "bdev_write_async",
-      [](u64 pool, u64 offset, const py::handle &data) {
-        return new TaskHandle(ipc::FullPtr<Task>(SubmitWrite(pool, offset, data)), &DeleteBdevTask<bd::WriteTask>,
-                              ResultKind::kNone);
-      },
-      py::arg("pool_id"), py::arg("offset"), py::arg("data"), py::return_value_policy::take_ownership,
-      "bdev: submit a write (data copied into shm before returning); TaskHandle -> None.");
-  m.def(
-      "bdev_read",
-      [](u64 pool, u64 offset, u64 size) {
-        return Finish(SubmitRead(pool, offset, size), &DeleteBdevTask<bd::ReadTask>, &ReadResult);
-      },
-      py::arg("pool_id"), py::arg("offset"), py::arg("size"),
-      "bdev: read `size` bytes at `offset` -> bytes. TaskError BAD_ARGUMENT: out of range / unallocated.");
-  m.def(
-      "bdev_read_async",
-      [](u64 pool, u64 offset, u64 size) {
-        return new TaskHandle(ipc::FullPtr<Task>(SubmitRead(pool, offset, size)), &DeleteBdevTask<bd::ReadTask>,
-                              &ReadResult);
-      },
-      py::arg("pool_id"), py::arg("offset"), py::arg("size"), py::return_value_policy::take_ownership,
-      "bdev: submit a read; TaskHandle -> bytes.");
 }
 
 }  // namespace chi::pyb

@@ -150,10 +150,10 @@ TEST_F(TaskSerialization, EveryShippedTaskTypeRoundTrips) {
     std::memset(alloc.Convert(dst), 0, 11);
     auto wr = ipc->NewTask<bd::WriteTask>(mctx, ipc->NewTaskNode(), dev, lq, al->offset_, src, 11);
     RemoteRun("bdev", wr);
-    EXPECT_EQ(wr->written_, 11u);
+    EXPECT_EQ(wr->return_code_, chi::kTaskOk) << wr->error_.str();
     auto rd = ipc->NewTask<bd::ReadTask>(mctx, ipc->NewTaskNode(), dev, lq, al->offset_, dst, 11);
     RemoteRun("bdev", rd);
-    EXPECT_EQ(rd->read_, 11u);
+    EXPECT_EQ(rd->data_size_, 11u);
     EXPECT_EQ(std::string(alloc.Convert<char>(dst), 11), "hello bdev!");  // came back via CHI_EXPOSE
     auto fr = ipc->NewTask<bd::FreeTask>(mctx, ipc->NewTaskNode(), dev, lq, al->offset_, 5000);
     RemoteRun("bdev", fr);

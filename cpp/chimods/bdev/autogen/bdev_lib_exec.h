@@ -181,19 +181,19 @@ void ChiDefaultMonitor(chi::MonitorModeId mode, chi::ipc::FullPtr<chi::Task> tas
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   using ChiSelf = std::remove_reference_t<decltype(*this)>;
   static_assert(kChiHasAllocate<ChiSelf>,
-                "bdev/chimaera_mod.yaml:11: method kAllocate needs its handler: write "
+                "bdev/chimaera_mod.yaml:16: method kAllocate needs its handler: write "
                 "`void Allocate(chi::ipc::FullPtr<AllocateTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (bdev_runtime.cc)");
   static_assert(kChiHasFree<ChiSelf>,
-                "bdev/chimaera_mod.yaml:12: method kFree needs its handler: write "
+                "bdev/chimaera_mod.yaml:17: method kFree needs its handler: write "
                 "`void Free(chi::ipc::FullPtr<FreeTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (bdev_runtime.cc)");
   static_assert(kChiHasWrite<ChiSelf>,
-                "bdev/chimaera_mod.yaml:13: method kWrite needs its handler: write "
+                "bdev/chimaera_mod.yaml:18: method kWrite needs its handler: write "
                 "`void Write(chi::ipc::FullPtr<WriteTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (bdev_runtime.cc)");
   static_assert(kChiHasRead<ChiSelf>,
-                "bdev/chimaera_mod.yaml:14: method kRead needs its handler: write "
+                "bdev/chimaera_mod.yaml:19: method kRead needs its handler: write "
                 "`void Read(chi::ipc::FullPtr<ReadTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (bdev_runtime.cc)");
   switch (method) {

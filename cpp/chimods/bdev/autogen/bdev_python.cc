@@ -69,12 +69,13 @@ template <typename T>
   return py::object(std::move(out));
 }
 
-/** -1: where the pool decides (Dynamic); >= 0: that node's container. */
+/** -1: this node's container, lane 0 (default_query: local: in submission
+ * order); >= 0: that node's container. */
 GeneratedClient ClientOf(std::uint64_t pool, long long node) {
   if (node < -1 || node > 0xffffffffll) throw py::value_error("node must be a node id (>= 0) or None");
   GeneratedClient c;
   c.pool_id_ = chi::PoolId(pool);
-  c.SetDomain(node < 0 ? chi::DomainQuery::GetDynamic() : chi::DomainQuery::GetGlobalNode(static_cast<chi::u32>(node)));
+  c.SetDomain(node < 0 ? chi::DomainQuery::GetLocalHash(0) : chi::DomainQuery::GetGlobalNode(static_cast<chi::u32>(node)));
   return c;
 }
 
@@ -112,6 +113,71 @@ PyObject *CallingPython(F &&build) noexcept {
   return nullptr;
 }
 
+// ---- kAllocate (chimaera_mod.yaml line 16)
+void DeleteAllocate(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeAllocate(chi::ipc::FullPtr<AllocateTask>(task)); }
+PyObject *ResultAllocate([[maybe_unused]] chi::Task *raw) {
+  return CallingPython([&]() -> py::object {
+    [[maybe_unused]] auto *task = reinterpret_cast<AllocateTask *>(raw);
+    return py::int_(task->offset_);
+  });
+}
+py::object AsyncAllocate(std::uint64_t pool, long long node, std::uint64_t size) {
+  RequireConnected();
+  GeneratedClient client = ClientOf(pool, node);
+  auto task = client.AsyncAllocate(size);
+  return Submitted(task, &DeleteAllocate, &ResultAllocate);
+}
+
+// ---- kFree (chimaera_mod.yaml line 17)
+void DeleteFree(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeFree(chi::ipc::FullPtr<FreeTask>(task)); }
+PyObject *ResultFree([[maybe_unused]] chi::Task *raw) {
+  return CallingPython([&]() -> py::object {
+    [[maybe_unused]] auto *task = reinterpret_cast<FreeTask *>(raw);
+    return py::none();
+  });
+}
+py::object AsyncFree(std::uint64_t pool, long long node, std::uint64_t offset, std::uint64_t size) {
+  RequireConnected();
+  GeneratedClient client = ClientOf(pool, node);
+  auto task = client.AsyncFree(offset, size);
+  return Submitted(task, &DeleteFree, &ResultFree);
+}
+
+// ---- kWrite (chimaera_mod.yaml line 18)
+void DeleteWrite(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeWrite(chi::ipc::FullPtr<WriteTask>(task)); }
+PyObject *ResultWrite([[maybe_unused]] chi::Task *raw) {
+  return CallingPython([&]() -> py::object {
+    [[maybe_unused]] auto *task = reinterpret_cast<WriteTask *>(raw);
+    return py::none();
+  });
+}
+py::object AsyncWrite(std::uint64_t pool, long long node, std::uint64_t offset, const py::object &data) {
+  RequireConnected();
+  BufferView data_view(data);
+  GeneratedClient client = ClientOf(pool, node);
+  auto task = client.AsyncWrite(offset, data_view.View());
+  return Submitted(task, &DeleteWrite, &ResultWrite);
+}
+
+// ---- kRead (chimaera_mod.yaml line 19)
+void DeleteRead(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeRead(chi::ipc::FullPtr<ReadTask>(task)); }
+PyObject *ResultRead([[maybe_unused]] chi::Task *raw) {
+  return CallingPython([&]() -> py::object {
+    [[maybe_unused]] auto *task = reinterpret_cast<ReadTask *>(raw);
+    if (task->data_size_ > task->data_capacity_)
+      RaiseTaskError(chi::kTaskBadArgument, "kRead: the result 'data' has " + std::to_string(task->data_size_) +
+                                                " bytes, more than its buffer of " + std::to_string(task->data_capacity_) +
+                                                ": ask with a larger data_capacity");
+    return Bytes(chi::ipc::FullPtr<char>(task->data_).ptr_, task->data_size_);
+  });
+}
+py::object AsyncRead(std::uint64_t pool, long long node, std::uint64_t offset, chi::u64 data_capacity) {
+  RequireConnected();
+  GeneratedClient client = ClientOf(pool, node);
+  auto task = client.AsyncRead(offset, data_capacity);
+  return Submitted(task, &DeleteRead, &ResultRead);
+}
+
 // The pool class, in Python: its methods call the functions above.
 constexpr const char *kPoolSource = R"chimaera_py(
 import collections as _collections
@@ -126,10 +192,44 @@ class BdevPool(_chimaera.Pool):
     """A pool of chimaera::bdev (generated from chimaera_mod.yaml).
 
     Every method takes ``node=``: the node whose container runs the task
-    (None: where the pool decides). Blocking methods return the outputs;
+    (None: this node's, in submission order). Blocking methods return the outputs;
     ``*_async`` ones a :class:`chimaera.Future` of them. Errors:
     :class:`chimaera.TaskError`, :class:`chimaera.RuntimeUnavailableError`,
     MemoryError (shared memory full)."""
+
+    def allocate(self, size, *, node=None):
+        """kAllocate(size: int) -> int."""
+        return _allocate_async(self.id, _node(node), size).result()
+
+    def allocate_async(self, size, *, node=None):
+        """Submit kAllocate; a chimaera.Future of what allocate() returns."""
+        return _allocate_async(self.id, _node(node), size)
+
+    def free(self, offset, size, *, node=None):
+        """kFree(offset: int, size: int) -> None."""
+        return _free_async(self.id, _node(node), offset, size).result()
+
+    def free_async(self, offset, size, *, node=None):
+        """Submit kFree; a chimaera.Future of what free() returns."""
+        return _free_async(self.id, _node(node), offset, size)
+
+    def write(self, offset, data, *, node=None):
+        """kWrite(offset: int, data: bytes) -> None."""
+        return _write_async(self.id, _node(node), offset, data).result()
+
+    def write_async(self, offset, data, *, node=None):
+        """Submit kWrite; a chimaera.Future of what write() returns."""
+        return _write_async(self.id, _node(node), offset, data)
+
+    def read(self, offset, data_capacity=65536, *, node=None):
+        """kRead(offset: int) -> bytes.
+
+        ``data_capacity``: the most bytes the result ``data`` may have (TaskError beyond)."""
+        return _read_async(self.id, _node(node), offset, data_capacity).result()
+
+    def read_async(self, offset, data_capacity=65536, *, node=None):
+        """Submit kRead; a chimaera.Future of what read() returns."""
+        return _read_async(self.id, _node(node), offset, data_capacity)
 
 
 _chimaera.register_pool_class("chimaera::bdev", BdevPool)
@@ -167,5 +267,13 @@ PYBIND11_MODULE(chimaera_bdev, m) {
                                           "shm_size or use smaller buffers)").c_str());
     }
   });
+  m.def("_allocate_async", &AsyncAllocate, py::arg("pool_id"), py::arg("node"), py::arg("size"),
+        "Submit kAllocate; returns a chimaera.Future.");
+  m.def("_free_async", &AsyncFree, py::arg("pool_id"), py::arg("node"), py::arg("offset"), py::arg("size"),
+        "Submit kFree; returns a chimaera.Future.");
+  m.def("_write_async", &AsyncWrite, py::arg("pool_id"), py::arg("node"), py::arg("offset"), py::arg("data").none(false),
+        "Submit kWrite; returns a chimaera.Future.");
+  m.def("_read_async", &AsyncRead, py::arg("pool_id"), py::arg("node"), py::arg("offset"), py::arg("data_capacity"),
+        "Submit kRead; returns a chimaera.Future.");
   py::exec(kPoolSource, m.attr("__dict__"));
 }

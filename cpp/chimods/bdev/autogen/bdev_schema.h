@@ -35,13 +35,145 @@ namespace chimaera::bdev {
 using CreateTask = chimaera::admin::CreatePoolTask;
 using DestroyTask = chimaera::admin::DestroyPoolTask;
 
+/** kAllocate (id 10, chimaera_mod.yaml line 16). IN size: u64. OUT offset: u64. */
+struct AllocateTask : public chi::Task {
+  IN std::uint64_t size_{};
+  OUT std::uint64_t offset_{};
+
+  explicit AllocateTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
+  AllocateTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
+              const chi::DomainQuery &dom_query, std::uint64_t size)
+      : chi::Task(alloc) {
+    task_node_ = task_node;
+    pool_ = pool_id;
+    method_ = Method::kAllocate;
+    dom_query_ = dom_query;
+    size_ = size;
+  }
+
+  template <typename Ar>
+  void SerializeIn([[maybe_unused]] Ar &ar) {
+    ar(size_);
+  }
+  template <typename Ar>
+  void SerializeOut([[maybe_unused]] Ar &ar) {
+    ar(offset_);
+  }
+};
+
+/** kFree (id 11, chimaera_mod.yaml line 17). IN offset: u64. IN size: u64. */
+struct FreeTask : public chi::Task {
+  IN std::uint64_t offset_{};
+  IN std::uint64_t size_{};
+
+  explicit FreeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
+  FreeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
+          const chi::DomainQuery &dom_query, std::uint64_t offset, std::uint64_t size)
+      : chi::Task(alloc) {
+    task_node_ = task_node;
+    pool_ = pool_id;
+    method_ = Method::kFree;
+    dom_query_ = dom_query;
+    offset_ = offset;
+    size_ = size;
+  }
+
+  template <typename Ar>
+  void SerializeIn([[maybe_unused]] Ar &ar) {
+    ar(offset_);
+    ar(size_);
+  }
+  template <typename Ar>
+  void SerializeOut([[maybe_unused]] Ar &ar) {
+  }
+};
+
+/** kWrite (id 12, chimaera_mod.yaml line 18). IN offset: u64. IN data: bytes. */
+struct WriteTask : public chi::Task {
+  IN std::uint64_t offset_{};
+  IN chi::ipc::Pointer data_;
+  IN chi::u64 data_size_ = 0;  /**< bytes of data_ that hold data */
+
+  explicit WriteTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
+  WriteTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
+           const chi::DomainQuery &dom_query, std::uint64_t offset, chi::ipc::Pointer data, chi::u64 data_size)
+      : chi::Task(alloc) {
+    task_node_ = task_node;
+    pool_ = pool_id;
+    method_ = Method::kWrite;
+    dom_query_ = dom_query;
+    offset_ = offset;
+    data_ = data;
+    data_size_ = data_size;
+  }
+  /** The data bytes (valid while the task lives). */
+  std::string_view data() const {
+    const char *p = chi::ipc::FullPtr<char>(data_).ptr_;
+    return p ? std::string_view(p, data_size_) : std::string_view();
+  }
+
+  template <typename Ar>
+  void SerializeIn([[maybe_unused]] Ar &ar) {
+    ar(offset_);
+    ar.bulk(data_, data_size_, chi::CHI_WRITE);
+  }
+  template <typename Ar>
+  void SerializeOut([[maybe_unused]] Ar &ar) {
+  }
+};
+
+/** kRead (id 13, chimaera_mod.yaml line 19). IN offset: u64. OUT data: bytes (65536-byte buffer by default). */
+struct ReadTask : public chi::Task {
+  IN std::uint64_t offset_{};
+  OUT chi::ipc::Pointer data_;
+  OUT chi::u64 data_size_ = 0;  /**< bytes of data_ that hold data */
+  IN chi::u64 data_capacity_ = 0;  /**< bytes data_ can hold */
+
+  explicit ReadTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
+  ReadTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
+          const chi::DomainQuery &dom_query, std::uint64_t offset, chi::ipc::Pointer data, chi::u64 data_capacity)
+      : chi::Task(alloc) {
+    task_node_ = task_node;
+    pool_ = pool_id;
+    method_ = Method::kRead;
+    dom_query_ = dom_query;
+    offset_ = offset;
+    data_ = data;
+    data_capacity_ = data_capacity;
+  }
+  /** Handler: set the data output. Copies what fits in the caller's
+   * buffer and records the full size, so the caller can tell (and ask
+   * again with a bigger buffer); false when it did not fit. */
+  bool set_data(std::string_view v) {
+    char *p = chi::ipc::FullPtr<char>(data_).ptr_;
+    const chi::u64 n = std::min<chi::u64>(v.size(), p ? data_capacity_ : 0);
+    if (n) std::memcpy(p, v.data(), n);
+    data_size_ = v.size();
+    return v.size() <= data_capacity_;
+  }
+
+  template <typename Ar>
+  void SerializeIn([[maybe_unused]] Ar &ar) {
+    ar(offset_);
+    ar.bulk(data_, data_capacity_, chi::CHI_EXPOSE);
+  }
+  template <typename Ar>
+  void SerializeOut([[maybe_unused]] Ar &ar) {
+    ar(data_size_);
+    // Only the bytes written travel back (both sides know size and capacity).
+    std::size_t data_returned = std::min<chi::u64>(data_size_, data_capacity_);
+    ar.bulk(data_, data_returned, chi::CHI_EXPOSE);
+  }
+};
+
 /** The client side of chimaera::bdev: pool creation and one call per
  * schema method. A module's own Client derives from it (and may add calls
  * for its hand-written tasks). */
 class GeneratedClient : public chi::ContainerClient {
  public:
   /** The DomainQuery every later task of this client carries (default:
-   * Dynamic, the pool's Monitor(kGlobalSchedule) places it). */
+   * this node's container, lane 0: tasks in submission order; the YAML's
+   * default_query: local). */
   void SetDomain(const chi::DomainQuery &dom) noexcept { dom_ = dom; }
   const chi::DomainQuery &Domain() const noexcept { return dom_; }
 
@@ -55,6 +187,177 @@ class GeneratedClient : public chi::ContainerClient {
     chimaera::admin::Client().DestroyPool(chi::ipc::MemContext(), dom, pool_id_);
   }
 
+  /** Submit kAllocate; wait with WaitAllocate(task) (or free with FreeAllocate). */
+  chi::ipc::FullPtr<AllocateTask> AsyncAllocate(std::uint64_t size) {
+    auto *ipc = CHI_IPC_MANAGER;
+    chi::ipc::FullPtr<AllocateTask> task;
+    try {
+      task = ipc->NewTask<AllocateTask>(chi::ipc::MemContext(), ipc->NewTaskNode(), pool_id_, dom_, size);
+    } catch (...) {
+      throw;
+    }
+    try {
+      ipc->Enqueue(task);
+    } catch (...) {
+      FreeAllocate(task);
+      throw;
+    }
+    return task;
+  }
+  /** kAllocate, waiting for it. Throws chi::TaskError when it failed. */
+  std::uint64_t Allocate(std::uint64_t size) {
+    return WaitAllocate(AsyncAllocate(size));
+  }
+  /** Wait for a task of AsyncAllocate, take its outputs and free it. Throws
+   * chi::TaskError when it failed (the task is freed all the same). */
+  static std::uint64_t WaitAllocate(chi::ipc::FullPtr<AllocateTask> task) {
+    task->Wait();
+    if (task->HasError()) {
+      chi::TaskError err(task->return_code_, std::string(chi::TaskErrorName(task->return_code_)) + ": " + task->error_.str());
+      FreeAllocate(task);
+      throw err;
+    }
+    std::uint64_t out{};
+    out = task->offset_;
+    FreeAllocate(task);
+    return out;
+  }
+  /** Free a task of AsyncAllocate (and its buffers) without reading it; it
+   * must have completed. */
+  static void FreeAllocate(chi::ipc::FullPtr<AllocateTask> task) {
+    CHI_IPC_MANAGER->DelTask(task);
+  }
+
+  /** Submit kFree; wait with WaitFree(task) (or free with FreeFree). */
+  chi::ipc::FullPtr<FreeTask> AsyncFree(std::uint64_t offset, std::uint64_t size) {
+    auto *ipc = CHI_IPC_MANAGER;
+    chi::ipc::FullPtr<FreeTask> task;
+    try {
+      task = ipc->NewTask<FreeTask>(chi::ipc::MemContext(), ipc->NewTaskNode(), pool_id_, dom_, offset, size);
+    } catch (...) {
+      throw;
+    }
+    try {
+      ipc->Enqueue(task);
+    } catch (...) {
+      FreeFree(task);
+      throw;
+    }
+    return task;
+  }
+  /** kFree, waiting for it. Throws chi::TaskError when it failed. */
+  void Free(std::uint64_t offset, std::uint64_t size) {
+    return WaitFree(AsyncFree(offset, size));
+  }
+  /** Wait for a task of AsyncFree, take its outputs and free it. Throws
+   * chi::TaskError when it failed (the task is freed all the same). */
+  static void WaitFree(chi::ipc::FullPtr<FreeTask> task) {
+    task->Wait();
+    if (task->HasError()) {
+      chi::TaskError err(task->return_code_, std::string(chi::TaskErrorName(task->return_code_)) + ": " + task->error_.str());
+      FreeFree(task);
+      throw err;
+    }
+    FreeFree(task);
+  }
+  /** Free a task of AsyncFree (and its buffers) without reading it; it
+   * must have completed. */
+  static void FreeFree(chi::ipc::FullPtr<FreeTask> task) {
+    CHI_IPC_MANAGER->DelTask(task);
+  }
+
+  /** Submit kWrite; wait with WaitWrite(task) (or free with FreeWrite). */
+  chi::ipc::FullPtr<WriteTask> AsyncWrite(std::uint64_t offset, std::string_view data) {
+    auto *ipc = CHI_IPC_MANAGER;
+    const chi::ipc::Pointer data_buf = CopyIn(data, data.size());
+    chi::ipc::FullPtr<WriteTask> task;
+    try {
+      task = ipc->NewTask<WriteTask>(chi::ipc::MemContext(), ipc->NewTaskNode(), pool_id_, dom_, offset, data_buf, data.size());
+    } catch (...) {
+      ipc->GetAllocator().Free(data_buf);
+      throw;
+    }
+    try {
+      ipc->Enqueue(task);
+    } catch (...) {
+      FreeWrite(task);
+      throw;
+    }
+    return task;
+  }
+  /** kWrite, waiting for it. Throws chi::TaskError when it failed. */
+  void Write(std::uint64_t offset, std::string_view data) {
+    return WaitWrite(AsyncWrite(offset, data));
+  }
+  /** Wait for a task of AsyncWrite, take its outputs and free it. Throws
+   * chi::TaskError when it failed (the task is freed all the same). */
+  static void WaitWrite(chi::ipc::FullPtr<WriteTask> task) {
+    task->Wait();
+    if (task->HasError()) {
+      chi::TaskError err(task->return_code_, std::string(chi::TaskErrorName(task->return_code_)) + ": " + task->error_.str());
+      FreeWrite(task);
+      throw err;
+    }
+    FreeWrite(task);
+  }
+  /** Free a task of AsyncWrite (and its buffers) without reading it; it
+   * must have completed. */
+  static void FreeWrite(chi::ipc::FullPtr<WriteTask> task) {
+    CHI_IPC_MANAGER->GetAllocator().Free(task->data_);
+    CHI_IPC_MANAGER->DelTask(task);
+  }
+
+  /** Submit kRead; wait with WaitRead(task) (or free with FreeRead).   * `data_capacity`: bytes the runtime may write into data. */
+  chi::ipc::FullPtr<ReadTask> AsyncRead(std::uint64_t offset, chi::u64 data_capacity = 65536) {
+    auto *ipc = CHI_IPC_MANAGER;
+    const chi::ipc::Pointer data_buf = CopyIn({}, data_capacity);
+    chi::ipc::FullPtr<ReadTask> task;
+    try {
+      task = ipc->NewTask<ReadTask>(chi::ipc::MemContext(), ipc->NewTaskNode(), pool_id_, dom_, offset, data_buf, data_capacity);
+    } catch (...) {
+      ipc->GetAllocator().Free(data_buf);
+      throw;
+    }
+    try {
+      ipc->Enqueue(task);
+    } catch (...) {
+      FreeRead(task);
+      throw;
+    }
+    return task;
+  }
+  /** kRead, waiting for it. Throws chi::TaskError when it failed. */
+  std::string Read(std::uint64_t offset, chi::u64 data_capacity = 65536) {
+    return WaitRead(AsyncRead(offset, data_capacity));
+  }
+  /** Wait for a task of AsyncRead, take its outputs and free it. Throws
+   * chi::TaskError when it failed (the task is freed all the same). */
+  static std::string WaitRead(chi::ipc::FullPtr<ReadTask> task) {
+    task->Wait();
+    if (task->HasError()) {
+      chi::TaskError err(task->return_code_, std::string(chi::TaskErrorName(task->return_code_)) + ": " + task->error_.str());
+      FreeRead(task);
+      throw err;
+    }
+    if (task->data_size_ > task->data_capacity_) {
+      chi::TaskError err(chi::kTaskBadArgument, "kRead: the result 'data' has " +
+                         std::to_string(task->data_size_) + " bytes, more than its buffer of " +
+                         std::to_string(task->data_capacity_) + ": ask with a larger data_capacity");
+      FreeRead(task);
+      throw err;
+    }
+    std::string out{};
+    out.assign(chi::ipc::FullPtr<char>(task->data_).ptr_, task->data_size_);
+    FreeRead(task);
+    return out;
+  }
+  /** Free a task of AsyncRead (and its buffers) without reading it; it
+   * must have completed. */
+  static void FreeRead(chi::ipc::FullPtr<ReadTask> task) {
+    CHI_IPC_MANAGER->GetAllocator().Free(task->data_);
+    CHI_IPC_MANAGER->DelTask(task);
+  }
+
  protected:
   /** A buffer of `capacity` bytes in the runtime's shared memory holding `data`. */
   static chi::ipc::Pointer CopyIn(std::string_view data, chi::u64 capacity) {
@@ -64,7 +367,7 @@ class GeneratedClient : public chi::ContainerClient {
     if (!data.empty()) std::memcpy(alloc.Convert<char>(p), data.data(), std::min<chi::u64>(data.size(), capacity));
     return p;
   }
-  chi::DomainQuery dom_ = chi::DomainQuery::GetDynamic();
+  chi::DomainQuery dom_ = chi::DomainQuery::GetLocalHash(0);
 };
 
 }  // namespace chimaera::bdev

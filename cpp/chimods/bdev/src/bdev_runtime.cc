@@ -102,38 +102,47 @@ class Runtime : public chi::Container {
   }
   void Write(chi::ipc::FullPtr<WriteTask> task, chi::RunContext &) {
     const char *src = chi::ipc::FullPtr<char>(task->data_).ptr_;
-    if (std::string err = CheckedRange(task->offset_, task->size_); !err.empty())
+    const chi::u64 size = task->data_size_;
+    if (std::string err = CheckedRange(task->offset_, size); !err.empty())
       return task->SetError(chi::kTaskBadArgument, err);
-    if (src == nullptr && task->size_) return task->SetError(chi::kTaskBadArgument, "bdev: data is not in shared memory");
+    if (src == nullptr && size) return task->SetError(chi::kTaskBadArgument, "bdev: data is not in shared memory");
     if (fd_ < 0) {
-      std::memcpy(ram_.data() + task->offset_, src, task->size_);
-    } else if (!PwriteAll(src, task->size_, task->offset_) || fdatasync(fd_) != 0) {
+      std::memcpy(ram_.data() + task->offset_, src, size);
+    } else if (!PwriteAll(src, size, task->offset_) || fdatasync(fd_) != 0) {
       return task->SetError(chi::kTaskBadArgument, std::string("bdev: write failed: ") + std::strerror(errno));
     }
-    task->written_ = task->size_;
   }
+  /** Reads data_capacity_ bytes (the caller's buffer) straight into data_. */
   void Read(chi::ipc::FullPtr<ReadTask> task, chi::RunContext &) {
     char *dst = chi::ipc::FullPtr<char>(task->data_).ptr_;
-    if (std::string err = CheckedRange(task->offset_, task->size_); !err.empty())
+    const chi::u64 size = task->data_capacity_;
+    if (std::string err = CheckedRange(task->offset_, size); !err.empty())
       return task->SetError(chi::kTaskBadArgument, err);
-    if (dst == nullptr && task->size_) return task->SetError(chi::kTaskBadArgument, "bdev: buffer is not in shared memory");
+    if (dst == nullptr && size) return task->SetError(chi::kTaskBadArgument, "bdev: buffer is not in shared memory");
     if (fd_ < 0) {
-      std::memcpy(dst, ram_.data() + task->offset_, task->size_);
-    } else if (!PreadAll(dst, task->size_, task->offset_)) {
+      std::memcpy(dst, ram_.data() + task->offset_, size);
+    } else if (!PreadAll(dst, size, task->offset_)) {
       return task->SetError(chi::kTaskBadArgument, std::string("bdev: read failed: ") + std::strerror(errno));
     }
-    task->read_ = task->size_;
+    task->data_size_ = size;
   }
   void MonitorAllocate(chi::MonitorModeId m, chi::ipc::FullPtr<AllocateTask> t, chi::RunContext &r) { Route(m, *t, r, 0); }
   void MonitorFree(chi::MonitorModeId m, chi::ipc::FullPtr<FreeTask> t, chi::RunContext &r) { Route(m, *t, r, 0); }
-  void MonitorWrite(chi::MonitorModeId m, chi::ipc::FullPtr<WriteTask> t, chi::RunContext &r) { Route(m, *t, r, t->size_); }
-  void MonitorRead(chi::MonitorModeId m, chi::ipc::FullPtr<ReadTask> t, chi::RunContext &r) { Route(m, *t, r, t->size_); }
+  void MonitorWrite(chi::MonitorModeId m, chi::ipc::FullPtr<WriteTask> t, chi::RunContext &r) { Route(m, *t, r, t->data_size_); }
+  void MonitorRead(chi::MonitorModeId m, chi::ipc::FullPtr<ReadTask> t, chi::RunContext &r) { Route(m, *t, r, t->data_capacity_); }
 
  private:
   void Route(chi::MonitorModeId mode, chi::Task &task, chi::RunContext &rctx, chi::u64 bytes) {
     switch (mode) {
       case chi::MonitorModeId::kLocalSchedule: rctx.route_lane_ = GetLaneByHash(0, task.dom_query_.GetSelector()); break;
-      case chi::MonitorModeId::kGlobalSchedule: break;
+      case chi::MonitorModeId::kGlobalSchedule:
+        // Each container is a device of its own: a dynamic task goes to this
+        // node's (lane 0), else always to container 0's, never spread over
+        // devices like a stateless module's. (The clients' default is not
+        // dynamic but this node's container: default_query: local.)
+        if (task.dom_query_.IsDynamic())
+          task.dom_query_ = HasLocalContainer() ? chi::DomainQuery::GetLocalHash(0) : chi::DomainQuery::GetDirectHash(0);
+        break;
       case chi::MonitorModeId::kEstLoad: rctx.load_.cpu_us_ = 10 + bytes / 500; break;  // ~500 MB/s
     }
   }

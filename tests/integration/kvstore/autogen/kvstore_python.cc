@@ -237,7 +237,9 @@ class KvstorePool(_chimaera.Pool):
         return _put_async(self.id, _node(node), key, value)
 
     def get(self, key, value_capacity=65536, *, node=None):
-        """kGet(key: str) -> GetResult.        ``value_capacity``: the most bytes the result ``value`` may have (TaskError beyond)."""
+        """kGet(key: str) -> GetResult.
+
+        ``value_capacity``: the most bytes the result ``value`` may have (TaskError beyond)."""
         return _get_async(self.id, _node(node), key, value_capacity).result()
 
     def get_async(self, key, value_capacity=65536, *, node=None):
@@ -261,7 +263,9 @@ class KvstorePool(_chimaera.Pool):
         return _stats_async(self.id, _node(node))
 
     def echo(self, scale, tag, blob, count, blob_capacity=4096, *, node=None):
-        """kEcho(scale: float, tag: int, blob: bytes, count: int) -> EchoResult.        ``blob_capacity``: the most bytes the result ``blob`` may have (TaskError beyond)."""
+        """kEcho(scale: float, tag: int, blob: bytes, count: int) -> EchoResult.
+
+        ``blob_capacity``: the most bytes the result ``blob`` may have (TaskError beyond)."""
         return _echo_async(self.id, _node(node), scale, tag, blob, count, blob_capacity).result()
 
     def echo_async(self, scale, tag, blob, count, blob_capacity=4096, *, node=None):

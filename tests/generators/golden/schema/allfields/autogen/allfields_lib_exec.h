@@ -296,39 +296,39 @@ void ChiDefaultMonitor(chi::MonitorModeId mode, chi::ipc::FullPtr<chi::Task> tas
 void Run(chi::u32 method, chi::ipc::FullPtr<chi::Task> task, chi::RunContext &rctx) override {
   using ChiSelf = std::remove_reference_t<decltype(*this)>;
   static_assert(kChiHasScalars<ChiSelf>,
-                "allfields/chimaera_mod.yaml:10: method kScalars needs its handler: write "
+                "allfields/chimaera_mod.yaml:13: method kScalars needs its handler: write "
                 "`void Scalars(chi::ipc::FullPtr<ScalarsTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasStrings<ChiSelf>,
-                "allfields/chimaera_mod.yaml:14: method kStrings needs its handler: write "
+                "allfields/chimaera_mod.yaml:17: method kStrings needs its handler: write "
                 "`void Strings(chi::ipc::FullPtr<StringsTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasLists<ChiSelf>,
-                "allfields/chimaera_mod.yaml:15: method kLists needs its handler: write "
+                "allfields/chimaera_mod.yaml:18: method kLists needs its handler: write "
                 "`void Lists(chi::ipc::FullPtr<ListsTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasBulkIn<ChiSelf>,
-                "allfields/chimaera_mod.yaml:16: method kBulkIn needs its handler: write "
+                "allfields/chimaera_mod.yaml:19: method kBulkIn needs its handler: write "
                 "`void BulkIn(chi::ipc::FullPtr<BulkInTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasBulkOut<ChiSelf>,
-                "allfields/chimaera_mod.yaml:17: method kBulkOut needs its handler: write "
+                "allfields/chimaera_mod.yaml:20: method kBulkOut needs its handler: write "
                 "`void BulkOut(chi::ipc::FullPtr<BulkOutTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasBulkInOut<ChiSelf>,
-                "allfields/chimaera_mod.yaml:18: method kBulkInOut needs its handler: write "
+                "allfields/chimaera_mod.yaml:21: method kBulkInOut needs its handler: write "
                 "`void BulkInOut(chi::ipc::FullPtr<BulkInOutTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasNothing<ChiSelf>,
-                "allfields/chimaera_mod.yaml:19: method kNothing needs its handler: write "
+                "allfields/chimaera_mod.yaml:22: method kNothing needs its handler: write "
                 "`void Nothing(chi::ipc::FullPtr<NothingTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasHandWritten<ChiSelf>,
-                "allfields/chimaera_mod.yaml:20: method kHandWritten needs its handler: write "
+                "allfields/chimaera_mod.yaml:23: method kHandWritten needs its handler: write "
                 "`void HandWritten(chi::ipc::FullPtr<CustomTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   static_assert(kChiHasPlain<ChiSelf>,
-                "allfields/chimaera_mod.yaml:21: method kPlain needs its handler: write "
+                "allfields/chimaera_mod.yaml:24: method kPlain needs its handler: write "
                 "`void Plain(chi::ipc::FullPtr<PlainTask> task, chi::RunContext &rctx)` in the module's "
                 "Runtime class (allfields_runtime.cc)");
   switch (method) {

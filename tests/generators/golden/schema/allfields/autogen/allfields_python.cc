@@ -72,12 +72,13 @@ template <typename T>
   return py::object(std::move(out));
 }
 
-/** -1: where the pool decides (Dynamic); >= 0: that node's container. */
+/** -1: this node's container, lane 0 (default_query: local: in submission
+ * order); >= 0: that node's container. */
 GeneratedClient ClientOf(std::uint64_t pool, long long node) {
   if (node < -1 || node > 0xffffffffll) throw py::value_error("node must be a node id (>= 0) or None");
   GeneratedClient c;
   c.pool_id_ = chi::PoolId(pool);
-  c.SetDomain(node < 0 ? chi::DomainQuery::GetDynamic() : chi::DomainQuery::GetGlobalNode(static_cast<chi::u32>(node)));
+  c.SetDomain(node < 0 ? chi::DomainQuery::GetLocalHash(0) : chi::DomainQuery::GetGlobalNode(static_cast<chi::u32>(node)));
   return c;
 }
 
@@ -115,7 +116,7 @@ PyObject *CallingPython(F &&build) noexcept {
   return nullptr;
 }
 
-// ---- kScalars (chimaera_mod.yaml line 10)
+// ---- kScalars (chimaera_mod.yaml line 13)
 void DeleteScalars(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeScalars(chi::ipc::FullPtr<ScalarsTask>(task)); }
 PyObject *ResultScalars([[maybe_unused]] chi::Task *raw) {
   return CallingPython([&]() -> py::object {
@@ -130,7 +131,7 @@ py::object AsyncScalars(std::uint64_t pool, long long node, std::int8_t a, std::
   return Submitted(task, &DeleteScalars, &ResultScalars);
 }
 
-// ---- kStrings (chimaera_mod.yaml line 14)
+// ---- kStrings (chimaera_mod.yaml line 17)
 void DeleteStrings(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeStrings(chi::ipc::FullPtr<StringsTask>(task)); }
 PyObject *ResultStrings([[maybe_unused]] chi::Task *raw) {
   return CallingPython([&]() -> py::object {
@@ -145,7 +146,7 @@ py::object AsyncStrings(std::uint64_t pool, long long node, std::string_view nam
   return Submitted(task, &DeleteStrings, &ResultStrings);
 }
 
-// ---- kLists (chimaera_mod.yaml line 15)
+// ---- kLists (chimaera_mod.yaml line 18)
 void DeleteLists(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeLists(chi::ipc::FullPtr<ListsTask>(task)); }
 PyObject *ResultLists([[maybe_unused]] chi::Task *raw) {
   return CallingPython([&]() -> py::object {
@@ -160,7 +161,7 @@ py::object AsyncLists(std::uint64_t pool, long long node, const std::vector<std:
   return Submitted(task, &DeleteLists, &ResultLists);
 }
 
-// ---- kBulkIn (chimaera_mod.yaml line 16)
+// ---- kBulkIn (chimaera_mod.yaml line 19)
 void DeleteBulkIn(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeBulkIn(chi::ipc::FullPtr<BulkInTask>(task)); }
 PyObject *ResultBulkIn([[maybe_unused]] chi::Task *raw) {
   return CallingPython([&]() -> py::object {
@@ -176,7 +177,7 @@ py::object AsyncBulkIn(std::uint64_t pool, long long node, const py::object &dat
   return Submitted(task, &DeleteBulkIn, &ResultBulkIn);
 }
 
-// ---- kBulkOut (chimaera_mod.yaml line 17)
+// ---- kBulkOut (chimaera_mod.yaml line 20)
 void DeleteBulkOut(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeBulkOut(chi::ipc::FullPtr<BulkOutTask>(task)); }
 PyObject *ResultBulkOut([[maybe_unused]] chi::Task *raw) {
   return CallingPython([&]() -> py::object {
@@ -195,7 +196,7 @@ py::object AsyncBulkOut(std::uint64_t pool, long long node, std::uint64_t size, 
   return Submitted(task, &DeleteBulkOut, &ResultBulkOut);
 }
 
-// ---- kBulkInOut (chimaera_mod.yaml line 18)
+// ---- kBulkInOut (chimaera_mod.yaml line 21)
 void DeleteBulkInOut(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeBulkInOut(chi::ipc::FullPtr<BulkInOutTask>(task)); }
 PyObject *ResultBulkInOut([[maybe_unused]] chi::Task *raw) {
   return CallingPython([&]() -> py::object {
@@ -215,7 +216,7 @@ py::object AsyncBulkInOut(std::uint64_t pool, long long node, const py::object &
   return Submitted(task, &DeleteBulkInOut, &ResultBulkInOut);
 }
 
-// ---- kNothing (chimaera_mod.yaml line 19)
+// ---- kNothing (chimaera_mod.yaml line 22)
 void DeleteNothing(chi::ipc::FullPtr<chi::Task> task) { GeneratedClient::FreeNothing(chi::ipc::FullPtr<NothingTask>(task)); }
 PyObject *ResultNothing([[maybe_unused]] chi::Task *raw) {
   return CallingPython([&]() -> py::object {
@@ -253,7 +254,7 @@ class AllfieldsPool(_chimaera.Pool):
     """A pool of golden::schema::allfields (generated from chimaera_mod.yaml).
 
     Every method takes ``node=``: the node whose container runs the task
-    (None: where the pool decides). Blocking methods return the outputs;
+    (None: this node's, in submission order). Blocking methods return the outputs;
     ``*_async`` ones a :class:`chimaera.Future` of them. Errors:
     :class:`chimaera.TaskError`, :class:`chimaera.RuntimeUnavailableError`,
     MemoryError (shared memory full)."""
@@ -291,7 +292,9 @@ class AllfieldsPool(_chimaera.Pool):
         return _bulk_in_async(self.id, _node(node), data)
 
     def bulk_out(self, size, data_capacity=1048576, *, node=None):
-        """kBulkOut(size: int) -> BulkOutResult.        ``data_capacity``: the most bytes the result ``data`` may have (TaskError beyond)."""
+        """kBulkOut(size: int) -> BulkOutResult.
+
+        ``data_capacity``: the most bytes the result ``data`` may have (TaskError beyond)."""
         return _bulk_out_async(self.id, _node(node), size, data_capacity).result()
 
     def bulk_out_async(self, size, data_capacity=1048576, *, node=None):
@@ -299,7 +302,9 @@ class AllfieldsPool(_chimaera.Pool):
         return _bulk_out_async(self.id, _node(node), size, data_capacity)
 
     def bulk_in_out(self, buffer, buffer_capacity=4096, *, node=None):
-        """kBulkInOut(buffer: bytes) -> bytes.        ``buffer_capacity``: the most bytes the result ``buffer`` may have (TaskError beyond)."""
+        """kBulkInOut(buffer: bytes) -> bytes.
+
+        ``buffer_capacity``: the most bytes the result ``buffer`` may have (TaskError beyond)."""
         return _bulk_in_out_async(self.id, _node(node), buffer, buffer_capacity).result()
 
     def bulk_in_out_async(self, buffer, buffer_capacity=4096, *, node=None):

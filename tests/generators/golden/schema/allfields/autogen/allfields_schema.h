@@ -35,7 +35,7 @@ namespace golden::schema::allfields {
 using CreateTask = chimaera::admin::CreatePoolTask;
 using DestroyTask = chimaera::admin::DestroyPoolTask;
 
-/** kScalars (id 10, chimaera_mod.yaml line 10). IN a: i8. IN b: i16. IN c: i32. IN d: i64. IN e: u8. IN f: u16. IN g: u32. IN h: u64. IN x: f32. IN y: f64. IN flag: bool. IN target: pool_id. OUT sum: f64. */
+/** kScalars (id 10, chimaera_mod.yaml line 13). IN a: i8. IN b: i16. IN c: i32. IN d: i64. IN e: u8. IN f: u16. IN g: u32. IN h: u64. IN x: f32. IN y: f64. IN flag: bool. IN target: pool_id. OUT sum: f64. */
 struct ScalarsTask : public chi::Task {
   IN std::int8_t a_{};
   IN std::int16_t b_{};
@@ -94,7 +94,7 @@ struct ScalarsTask : public chi::Task {
   }
 };
 
-/** kStrings (id 11, chimaera_mod.yaml line 14). IN name: string. INOUT note: string. OUT length: u64. */
+/** kStrings (id 11, chimaera_mod.yaml line 17). IN name: string. INOUT note: string. OUT length: u64. */
 struct StringsTask : public chi::Task {
   IN chi::ipc::string name_;
   INOUT chi::ipc::string note_;
@@ -130,7 +130,7 @@ struct StringsResult {
   std::uint64_t length{};
 };
 
-/** kLists (id 12, chimaera_mod.yaml line 15). IN ids: list[u32]. INOUT weights: list[f64]. OUT flags: list[bool]. */
+/** kLists (id 12, chimaera_mod.yaml line 18). IN ids: list[u32]. INOUT weights: list[f64]. OUT flags: list[bool]. */
 struct ListsTask : public chi::Task {
   IN chi::ipc::vector<std::uint32_t> ids_;
   INOUT chi::ipc::vector<double> weights_;
@@ -168,7 +168,7 @@ struct ListsResult {
   std::vector<bool> flags{};
 };
 
-/** kBulkIn (id 13, chimaera_mod.yaml line 16). IN data: bytes. */
+/** kBulkIn (id 13, chimaera_mod.yaml line 19). IN data: bytes. */
 struct BulkInTask : public chi::Task {
   IN chi::ipc::Pointer data_;
   IN chi::u64 data_size_ = 0;  /**< bytes of data_ that hold data */
@@ -199,7 +199,7 @@ struct BulkInTask : public chi::Task {
   }
 };
 
-/** kBulkOut (id 14, chimaera_mod.yaml line 17). IN size: u64. OUT data: bytes (1048576-byte buffer by default). OUT crc: u32. */
+/** kBulkOut (id 14, chimaera_mod.yaml line 20). IN size: u64. OUT data: bytes (1048576-byte buffer by default). OUT crc: u32. */
 struct BulkOutTask : public chi::Task {
   IN std::uint64_t size_{};
   OUT chi::ipc::Pointer data_;
@@ -251,7 +251,7 @@ struct BulkOutResult {
   std::uint32_t crc{};
 };
 
-/** kBulkInOut (id 15, chimaera_mod.yaml line 18). INOUT buffer: bytes (4096-byte buffer by default). */
+/** kBulkInOut (id 15, chimaera_mod.yaml line 21). INOUT buffer: bytes (4096-byte buffer by default). */
 struct BulkInOutTask : public chi::Task {
   INOUT chi::ipc::Pointer buffer_;
   INOUT chi::u64 buffer_size_ = 0;  /**< bytes of buffer_ that hold data */
@@ -300,7 +300,7 @@ struct BulkInOutTask : public chi::Task {
   }
 };
 
-/** kNothing (id 16, chimaera_mod.yaml line 19). */
+/** kNothing (id 16, chimaera_mod.yaml line 22). */
 struct NothingTask : public chi::Task {
 
   explicit NothingTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
@@ -327,7 +327,8 @@ struct NothingTask : public chi::Task {
 class GeneratedClient : public chi::ContainerClient {
  public:
   /** The DomainQuery every later task of this client carries (default:
-   * Dynamic, the pool's Monitor(kGlobalSchedule) places it). */
+   * this node's container, lane 0: tasks in submission order; the YAML's
+   * default_query: local). */
   void SetDomain(const chi::DomainQuery &dom) noexcept { dom_ = dom; }
   const chi::DomainQuery &Domain() const noexcept { return dom_; }
 
@@ -657,7 +658,7 @@ class GeneratedClient : public chi::ContainerClient {
     if (!data.empty()) std::memcpy(alloc.Convert<char>(p), data.data(), std::min<chi::u64>(data.size(), capacity));
     return p;
   }
-  chi::DomainQuery dom_ = chi::DomainQuery::GetDynamic();
+  chi::DomainQuery dom_ = chi::DomainQuery::GetLocalHash(0);
 };
 
 }  // namespace golden::schema::allfields
