@@ -112,7 +112,11 @@ register_pool_class("chimaera::compressor", CompressorPool)
 # bdev's pool class is generated from its task schema (cpp/chimods/bdev/
 # chimaera_mod.yaml, issue 14): the extension chimaera_bdev beside _core
 # defines and registers it on import.
-from .chimaera_bdev import BdevPool  # noqa: E402
+try:
+    from .chimaera_bdev import BdevPool  # noqa: E402
+except ImportError as e:  # a build tree that built _core alone
+    raise ImportError(f"chimaera: the generated bdev binding is missing or stale ({e}); rebuild the package "
+                      f"(scripts/setup.sh, or cmake --build build --target chimaera_python_all)") from e
 
 BdevPool.__doc__ = """A pool of the ``bdev`` module: a block device backed by a file (durable:
     a completed write is in the file) or by RAM. Create with
