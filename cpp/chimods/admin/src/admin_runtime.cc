@@ -1,8 +1,10 @@
 // Runtime side of the admin module (seed 002 "admin"): creates and destroys
 // pools through the PoolManager and stops the runtime.
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <type_traits>
 #include <string>
 #include <string_view>
@@ -88,7 +90,17 @@ class Runtime : public chi::Container {
       while (!text.empty()) {
         const std::size_t nl = text.find('\n');
         const std::string_view line = text.substr(0, nl);
-        if (!line.empty()) by_id.emplace(std::stoull(std::string(line.substr(0, line.find('\t')))), line);
+        if (!line.empty()) {
+          // A replica's text came from another node: a line that does not
+          // start with "<pool id>\t" fails the merge with what it was.
+          const std::string_view id_text = line.substr(0, line.find('\t'));
+          chi::u64 id = 0;
+          const auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+          if (ec != std::errc() || end != id_text.data() + id_text.size() || id_text.size() == line.size())
+            throw std::runtime_error("a pool line does not start with '<pool id><tab>': '" +
+                                     std::string(line.substr(0, 80)) + "'");
+          by_id.emplace(id, line);
+        }
         text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
       }
     };
