@@ -84,10 +84,15 @@ def test_errors_raise_task_error(kv):
     assert kv.get("big", value_capacity=100).value == b"x" * 100
     fut = kv.get_async("big", value_capacity=1)
     assert isinstance(fut.exception(timeout=10), TaskError)
-    with pytest.raises(TypeError):
+    # Wrong types are named in the caller's terms, not the binding's
+    # internal _echo_async(pool_id, node, ...).
+    with pytest.raises(TypeError, match=r"^echo\(scale: float, tag: int \(i8\), .*out of its field's range; "
+                                        r"got \(float, int, bytes, int, int\)$"):
         kv.echo(1.0, 300, b"", 0)  # tag is an i8
-    with pytest.raises(TypeError):
-        kv.put("a", "not bytes")  # a str has no buffer
+    with pytest.raises(TypeError, match=r"^put_async\(key: str, value: bytes\): .* got \(int, bytes\)$"):
+        kv.put_async(1, b"x")
+    with pytest.raises(TypeError, match="bytes-like object is required"):
+        kv.put("a", "not bytes")  # a str has no buffer: that message stays
 
 
 def test_task_of_another_module_is_refused_not_run(kv):

@@ -188,6 +188,16 @@ def _node(node):
     return -1 if node is None else int(node)
 
 
+def _wrong_arguments(error, call, args):
+    """pybind11's "incompatible function arguments" names the internal
+    _x_async(pool_id, node, ...): say it in the caller's terms instead.
+    Other TypeErrors (e.g. a str where bytes go) are already clear."""
+    if "incompatible function arguments" not in str(error):
+        return error
+    got = ", ".join(type(a).__name__ for a in args)
+    return TypeError(f"{call}: an argument has the wrong type or is out of its field's range; got ({got})")
+
+
 class BdevPool(_chimaera.Pool):
     """A pool of chimaera::bdev (generated from chimaera_mod.yaml).
 
@@ -199,37 +209,65 @@ class BdevPool(_chimaera.Pool):
 
     def allocate(self, size, *, node=None):
         """kAllocate(size: int) -> int."""
-        return _allocate_async(self.id, _node(node), size).result()
+        try:
+            future = _allocate_async(self.id, _node(node), size)
+        except TypeError as e:
+            raise _wrong_arguments(e, "allocate(size: int (u64))", (size,)) from None
+        return future.result()
 
     def allocate_async(self, size, *, node=None):
         """Submit kAllocate; a chimaera.Future of what allocate() returns."""
-        return _allocate_async(self.id, _node(node), size)
+        try:
+            return _allocate_async(self.id, _node(node), size)
+        except TypeError as e:
+            raise _wrong_arguments(e, "allocate_async(size: int (u64))", (size,)) from None
 
     def free(self, offset, size, *, node=None):
         """kFree(offset: int, size: int) -> None."""
-        return _free_async(self.id, _node(node), offset, size).result()
+        try:
+            future = _free_async(self.id, _node(node), offset, size)
+        except TypeError as e:
+            raise _wrong_arguments(e, "free(offset: int (u64), size: int (u64))", (offset, size)) from None
+        return future.result()
 
     def free_async(self, offset, size, *, node=None):
         """Submit kFree; a chimaera.Future of what free() returns."""
-        return _free_async(self.id, _node(node), offset, size)
+        try:
+            return _free_async(self.id, _node(node), offset, size)
+        except TypeError as e:
+            raise _wrong_arguments(e, "free_async(offset: int (u64), size: int (u64))", (offset, size)) from None
 
     def write(self, offset, data, *, node=None):
         """kWrite(offset: int, data: bytes) -> None."""
-        return _write_async(self.id, _node(node), offset, data).result()
+        try:
+            future = _write_async(self.id, _node(node), offset, data)
+        except TypeError as e:
+            raise _wrong_arguments(e, "write(offset: int (u64), data: bytes)", (offset, data)) from None
+        return future.result()
 
     def write_async(self, offset, data, *, node=None):
         """Submit kWrite; a chimaera.Future of what write() returns."""
-        return _write_async(self.id, _node(node), offset, data)
+        try:
+            return _write_async(self.id, _node(node), offset, data)
+        except TypeError as e:
+            raise _wrong_arguments(e, "write_async(offset: int (u64), data: bytes)", (offset, data)) from None
 
     def read(self, offset, data_capacity=65536, *, node=None):
         """kRead(offset: int) -> bytes.
 
         ``data_capacity``: the most bytes the result ``data`` may have (TaskError beyond)."""
-        return _read_async(self.id, _node(node), offset, data_capacity).result()
+        try:
+            future = _read_async(self.id, _node(node), offset, data_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "read(offset: int (u64), data_capacity: int)", (offset, data_capacity)) from None
+        return future.result()
 
     def read_async(self, offset, data_capacity=65536, *, node=None):
         """Submit kRead; a chimaera.Future of what read() returns."""
-        return _read_async(self.id, _node(node), offset, data_capacity)
+        try:
+            return _read_async(self.id, _node(node), offset, data_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "read_async(offset: int (u64), data_capacity: int)", (offset, data_capacity)) from None
 
 
 _chimaera.register_pool_class("chimaera::bdev", BdevPool)

@@ -137,6 +137,16 @@ def _node(node):
     return -1 if node is None else int(node)
 
 
+def _wrong_arguments(error, call, args):
+    """pybind11's "incompatible function arguments" names the internal
+    _x_async(pool_id, node, ...): say it in the caller's terms instead.
+    Other TypeErrors (e.g. a str where bytes go) are already clear."""
+    if "incompatible function arguments" not in str(error):
+        return error
+    got = ", ".join(type(a).__name__ for a in args)
+    return TypeError(f"{call}: an argument has the wrong type or is out of its field's range; got ({got})")
+
+
 class SmallMessagePool(_chimaera.Pool):
     """A pool of chimaera::small_message (generated from chimaera_mod.yaml).
 
@@ -148,11 +158,18 @@ class SmallMessagePool(_chimaera.Pool):
 
     def md(self, *, node=None):
         """kMd -> None."""
-        return _md_async(self.id, _node(node)).result()
+        try:
+            future = _md_async(self.id, _node(node))
+        except TypeError as e:
+            raise _wrong_arguments(e, "md()", ()) from None
+        return future.result()
 
     def md_async(self, *, node=None):
         """Submit kMd; a chimaera.Future of what md() returns."""
-        return _md_async(self.id, _node(node))
+        try:
+            return _md_async(self.id, _node(node))
+        except TypeError as e:
+            raise _wrong_arguments(e, "md_async()", ()) from None
 
 
 _chimaera.register_pool_class("chimaera::small_message", SmallMessagePool)

@@ -219,6 +219,16 @@ def _node(node):
     return -1 if node is None else int(node)
 
 
+def _wrong_arguments(error, call, args):
+    """pybind11's "incompatible function arguments" names the internal
+    _x_async(pool_id, node, ...): say it in the caller's terms instead.
+    Other TypeErrors (e.g. a str where bytes go) are already clear."""
+    if "incompatible function arguments" not in str(error):
+        return error
+    got = ", ".join(type(a).__name__ for a in args)
+    return TypeError(f"{call}: an argument has the wrong type or is out of its field's range; got ({got})")
+
+
 class KvstorePool(_chimaera.Pool):
     """A pool of chimaera_test::kvstore (generated from chimaera_mod.yaml).
 
@@ -230,47 +240,82 @@ class KvstorePool(_chimaera.Pool):
 
     def put(self, key, value, *, node=None):
         """kPut(key: str, value: bytes) -> None."""
-        return _put_async(self.id, _node(node), key, value).result()
+        try:
+            future = _put_async(self.id, _node(node), key, value)
+        except TypeError as e:
+            raise _wrong_arguments(e, "put(key: str, value: bytes)", (key, value)) from None
+        return future.result()
 
     def put_async(self, key, value, *, node=None):
         """Submit kPut; a chimaera.Future of what put() returns."""
-        return _put_async(self.id, _node(node), key, value)
+        try:
+            return _put_async(self.id, _node(node), key, value)
+        except TypeError as e:
+            raise _wrong_arguments(e, "put_async(key: str, value: bytes)", (key, value)) from None
 
     def get(self, key, value_capacity=65536, *, node=None):
         """kGet(key: str) -> GetResult.
 
         ``value_capacity``: the most bytes the result ``value`` may have (TaskError beyond)."""
-        return _get_async(self.id, _node(node), key, value_capacity).result()
+        try:
+            future = _get_async(self.id, _node(node), key, value_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "get(key: str, value_capacity: int)", (key, value_capacity)) from None
+        return future.result()
 
     def get_async(self, key, value_capacity=65536, *, node=None):
         """Submit kGet; a chimaera.Future of what get() returns."""
-        return _get_async(self.id, _node(node), key, value_capacity)
+        try:
+            return _get_async(self.id, _node(node), key, value_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "get_async(key: str, value_capacity: int)", (key, value_capacity)) from None
 
     def erase(self, key, *, node=None):
         """kErase(key: str) -> bool."""
-        return _erase_async(self.id, _node(node), key).result()
+        try:
+            future = _erase_async(self.id, _node(node), key)
+        except TypeError as e:
+            raise _wrong_arguments(e, "erase(key: str)", (key,)) from None
+        return future.result()
 
     def erase_async(self, key, *, node=None):
         """Submit kErase; a chimaera.Future of what erase() returns."""
-        return _erase_async(self.id, _node(node), key)
+        try:
+            return _erase_async(self.id, _node(node), key)
+        except TypeError as e:
+            raise _wrong_arguments(e, "erase_async(key: str)", (key,)) from None
 
     def stats(self, *, node=None):
         """kStats -> StatsResult."""
-        return _stats_async(self.id, _node(node)).result()
+        try:
+            future = _stats_async(self.id, _node(node))
+        except TypeError as e:
+            raise _wrong_arguments(e, "stats()", ()) from None
+        return future.result()
 
     def stats_async(self, *, node=None):
         """Submit kStats; a chimaera.Future of what stats() returns."""
-        return _stats_async(self.id, _node(node))
+        try:
+            return _stats_async(self.id, _node(node))
+        except TypeError as e:
+            raise _wrong_arguments(e, "stats_async()", ()) from None
 
     def echo(self, scale, tag, blob, count, blob_capacity=4096, *, node=None):
         """kEcho(scale: float, tag: int, blob: bytes, count: int) -> EchoResult.
 
         ``blob_capacity``: the most bytes the result ``blob`` may have (TaskError beyond)."""
-        return _echo_async(self.id, _node(node), scale, tag, blob, count, blob_capacity).result()
+        try:
+            future = _echo_async(self.id, _node(node), scale, tag, blob, count, blob_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "echo(scale: float, tag: int (i8), blob: bytes, count: int (u32), blob_capacity: int)", (scale, tag, blob, count, blob_capacity)) from None
+        return future.result()
 
     def echo_async(self, scale, tag, blob, count, blob_capacity=4096, *, node=None):
         """Submit kEcho; a chimaera.Future of what echo() returns."""
-        return _echo_async(self.id, _node(node), scale, tag, blob, count, blob_capacity)
+        try:
+            return _echo_async(self.id, _node(node), scale, tag, blob, count, blob_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "echo_async(scale: float, tag: int (i8), blob: bytes, count: int (u32), blob_capacity: int)", (scale, tag, blob, count, blob_capacity)) from None
 
 
 _chimaera.register_pool_class("chimaera_test::kvstore", KvstorePool)

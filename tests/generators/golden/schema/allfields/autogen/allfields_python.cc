@@ -250,6 +250,16 @@ def _node(node):
     return -1 if node is None else int(node)
 
 
+def _wrong_arguments(error, call, args):
+    """pybind11's "incompatible function arguments" names the internal
+    _x_async(pool_id, node, ...): say it in the caller's terms instead.
+    Other TypeErrors (e.g. a str where bytes go) are already clear."""
+    if "incompatible function arguments" not in str(error):
+        return error
+    got = ", ".join(type(a).__name__ for a in args)
+    return TypeError(f"{call}: an argument has the wrong type or is out of its field's range; got ({got})")
+
+
 class AllfieldsPool(_chimaera.Pool):
     """A pool of golden::schema::allfields (generated from chimaera_mod.yaml).
 
@@ -261,63 +271,112 @@ class AllfieldsPool(_chimaera.Pool):
 
     def scalars(self, a, b, c, d, e, f, g, h, x, y, flag, target, *, node=None):
         """kScalars(a: int, b: int, c: int, d: int, e: int, f: int, g: int, h: int, x: float, y: float, flag: bool, target: int) -> float."""
-        return _scalars_async(self.id, _node(node), a, b, c, d, e, f, g, h, x, y, flag, target).result()
+        try:
+            future = _scalars_async(self.id, _node(node), a, b, c, d, e, f, g, h, x, y, flag, target)
+        except TypeError as e:
+            raise _wrong_arguments(e, "scalars(a: int (i8), b: int (i16), c: int (i32), d: int (i64), e: int (u8), f: int (u16), g: int (u32), h: int (u64), x: float, y: float, flag: bool, target: int (pool_id))", (a, b, c, d, e, f, g, h, x, y, flag, target)) from None
+        return future.result()
 
     def scalars_async(self, a, b, c, d, e, f, g, h, x, y, flag, target, *, node=None):
         """Submit kScalars; a chimaera.Future of what scalars() returns."""
-        return _scalars_async(self.id, _node(node), a, b, c, d, e, f, g, h, x, y, flag, target)
+        try:
+            return _scalars_async(self.id, _node(node), a, b, c, d, e, f, g, h, x, y, flag, target)
+        except TypeError as e:
+            raise _wrong_arguments(e, "scalars_async(a: int (i8), b: int (i16), c: int (i32), d: int (i64), e: int (u8), f: int (u16), g: int (u32), h: int (u64), x: float, y: float, flag: bool, target: int (pool_id))", (a, b, c, d, e, f, g, h, x, y, flag, target)) from None
 
     def strings(self, name, note, *, node=None):
         """kStrings(name: str, note: str) -> StringsResult."""
-        return _strings_async(self.id, _node(node), name, note).result()
+        try:
+            future = _strings_async(self.id, _node(node), name, note)
+        except TypeError as e:
+            raise _wrong_arguments(e, "strings(name: str, note: str)", (name, note)) from None
+        return future.result()
 
     def strings_async(self, name, note, *, node=None):
         """Submit kStrings; a chimaera.Future of what strings() returns."""
-        return _strings_async(self.id, _node(node), name, note)
+        try:
+            return _strings_async(self.id, _node(node), name, note)
+        except TypeError as e:
+            raise _wrong_arguments(e, "strings_async(name: str, note: str)", (name, note)) from None
 
     def lists(self, ids, weights, *, node=None):
         """kLists(ids: list[int], weights: list[float]) -> ListsResult."""
-        return _lists_async(self.id, _node(node), ids, weights).result()
+        try:
+            future = _lists_async(self.id, _node(node), ids, weights)
+        except TypeError as e:
+            raise _wrong_arguments(e, "lists(ids: list[int], weights: list[float])", (ids, weights)) from None
+        return future.result()
 
     def lists_async(self, ids, weights, *, node=None):
         """Submit kLists; a chimaera.Future of what lists() returns."""
-        return _lists_async(self.id, _node(node), ids, weights)
+        try:
+            return _lists_async(self.id, _node(node), ids, weights)
+        except TypeError as e:
+            raise _wrong_arguments(e, "lists_async(ids: list[int], weights: list[float])", (ids, weights)) from None
 
     def bulk_in(self, data, *, node=None):
         """kBulkIn(data: bytes) -> None."""
-        return _bulk_in_async(self.id, _node(node), data).result()
+        try:
+            future = _bulk_in_async(self.id, _node(node), data)
+        except TypeError as e:
+            raise _wrong_arguments(e, "bulk_in(data: bytes)", (data,)) from None
+        return future.result()
 
     def bulk_in_async(self, data, *, node=None):
         """Submit kBulkIn; a chimaera.Future of what bulk_in() returns."""
-        return _bulk_in_async(self.id, _node(node), data)
+        try:
+            return _bulk_in_async(self.id, _node(node), data)
+        except TypeError as e:
+            raise _wrong_arguments(e, "bulk_in_async(data: bytes)", (data,)) from None
 
     def bulk_out(self, size, data_capacity=1048576, *, node=None):
         """kBulkOut(size: int) -> BulkOutResult.
 
         ``data_capacity``: the most bytes the result ``data`` may have (TaskError beyond)."""
-        return _bulk_out_async(self.id, _node(node), size, data_capacity).result()
+        try:
+            future = _bulk_out_async(self.id, _node(node), size, data_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "bulk_out(size: int (u64), data_capacity: int)", (size, data_capacity)) from None
+        return future.result()
 
     def bulk_out_async(self, size, data_capacity=1048576, *, node=None):
         """Submit kBulkOut; a chimaera.Future of what bulk_out() returns."""
-        return _bulk_out_async(self.id, _node(node), size, data_capacity)
+        try:
+            return _bulk_out_async(self.id, _node(node), size, data_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "bulk_out_async(size: int (u64), data_capacity: int)", (size, data_capacity)) from None
 
     def bulk_in_out(self, buffer, buffer_capacity=4096, *, node=None):
         """kBulkInOut(buffer: bytes) -> bytes.
 
         ``buffer_capacity``: the most bytes the result ``buffer`` may have (TaskError beyond)."""
-        return _bulk_in_out_async(self.id, _node(node), buffer, buffer_capacity).result()
+        try:
+            future = _bulk_in_out_async(self.id, _node(node), buffer, buffer_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "bulk_in_out(buffer: bytes, buffer_capacity: int)", (buffer, buffer_capacity)) from None
+        return future.result()
 
     def bulk_in_out_async(self, buffer, buffer_capacity=4096, *, node=None):
         """Submit kBulkInOut; a chimaera.Future of what bulk_in_out() returns."""
-        return _bulk_in_out_async(self.id, _node(node), buffer, buffer_capacity)
+        try:
+            return _bulk_in_out_async(self.id, _node(node), buffer, buffer_capacity)
+        except TypeError as e:
+            raise _wrong_arguments(e, "bulk_in_out_async(buffer: bytes, buffer_capacity: int)", (buffer, buffer_capacity)) from None
 
     def nothing(self, *, node=None):
         """kNothing -> None."""
-        return _nothing_async(self.id, _node(node)).result()
+        try:
+            future = _nothing_async(self.id, _node(node))
+        except TypeError as e:
+            raise _wrong_arguments(e, "nothing()", ()) from None
+        return future.result()
 
     def nothing_async(self, *, node=None):
         """Submit kNothing; a chimaera.Future of what nothing() returns."""
-        return _nothing_async(self.id, _node(node))
+        try:
+            return _nothing_async(self.id, _node(node))
+        except TypeError as e:
+            raise _wrong_arguments(e, "nothing_async()", ()) from None
 
 
 _chimaera.register_pool_class("golden::schema::allfields", AllfieldsPool)
