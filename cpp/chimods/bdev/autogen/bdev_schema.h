@@ -42,7 +42,7 @@ struct AllocateTask : public chi::Task {
 
   explicit AllocateTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   AllocateTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-              const chi::DomainQuery &dom_query, std::uint64_t size)
+               const chi::DomainQuery &dom_query, std::uint64_t size)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -68,7 +68,7 @@ struct FreeTask : public chi::Task {
 
   explicit FreeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   FreeTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-          const chi::DomainQuery &dom_query, std::uint64_t offset, std::uint64_t size)
+           const chi::DomainQuery &dom_query, std::uint64_t offset, std::uint64_t size)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -96,7 +96,7 @@ struct WriteTask : public chi::Task {
 
   explicit WriteTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   WriteTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-           const chi::DomainQuery &dom_query, std::uint64_t offset, chi::ipc::Pointer data, chi::u64 data_size)
+            const chi::DomainQuery &dom_query, std::uint64_t offset, chi::ipc::Pointer data, chi::u64 data_size)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -131,7 +131,7 @@ struct ReadTask : public chi::Task {
 
   explicit ReadTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   ReadTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-          const chi::DomainQuery &dom_query, std::uint64_t offset, chi::ipc::Pointer data, chi::u64 data_capacity)
+           const chi::DomainQuery &dom_query, std::uint64_t offset, chi::ipc::Pointer data, chi::u64 data_capacity)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;

@@ -37,10 +37,9 @@ using DestroyTask = chimaera::admin::DestroyPoolTask;
 
 /** kMd (id 10, chimaera_mod.yaml line 10). */
 struct MdTask : public chi::Task {
-
   explicit MdTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   MdTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-        const chi::DomainQuery &dom_query)
+         const chi::DomainQuery &dom_query)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;

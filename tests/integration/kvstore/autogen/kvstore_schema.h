@@ -43,7 +43,7 @@ struct PutTask : public chi::Task {
 
   explicit PutTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), key_(alloc.Get()) {}
   PutTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-         const chi::DomainQuery &dom_query, std::string_view key, chi::ipc::Pointer value, chi::u64 value_size)
+          const chi::DomainQuery &dom_query, std::string_view key, chi::ipc::Pointer value, chi::u64 value_size)
       : chi::Task(alloc), key_(alloc.Get()) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -79,7 +79,7 @@ struct GetTask : public chi::Task {
 
   explicit GetTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), key_(alloc.Get()) {}
   GetTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-         const chi::DomainQuery &dom_query, std::string_view key, chi::ipc::Pointer value, chi::u64 value_capacity)
+          const chi::DomainQuery &dom_query, std::string_view key, chi::ipc::Pointer value, chi::u64 value_capacity)
       : chi::Task(alloc), key_(alloc.Get()) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -128,7 +128,7 @@ struct EraseTask : public chi::Task {
 
   explicit EraseTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), key_(alloc.Get()) {}
   EraseTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-           const chi::DomainQuery &dom_query, std::string_view key)
+            const chi::DomainQuery &dom_query, std::string_view key)
       : chi::Task(alloc), key_(alloc.Get()) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -155,7 +155,7 @@ struct StatsTask : public chi::Task {
 
   explicit StatsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), sizes_(alloc.Get()), name_(alloc.Get()) {}
   StatsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-           const chi::DomainQuery &dom_query)
+            const chi::DomainQuery &dom_query)
       : chi::Task(alloc), sizes_(alloc.Get()), name_(alloc.Get()) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -193,7 +193,7 @@ struct EchoTask : public chi::Task {
 
   explicit EchoTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   EchoTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-          const chi::DomainQuery &dom_query, double scale, std::int8_t tag, chi::ipc::Pointer blob, chi::u64 blob_size, chi::u64 blob_capacity, std::uint32_t count)
+           const chi::DomainQuery &dom_query, double scale, std::int8_t tag, chi::ipc::Pointer blob, chi::u64 blob_size, chi::u64 blob_capacity, std::uint32_t count)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;

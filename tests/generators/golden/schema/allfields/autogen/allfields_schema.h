@@ -53,7 +53,7 @@ struct ScalarsTask : public chi::Task {
 
   explicit ScalarsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   ScalarsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-             const chi::DomainQuery &dom_query, std::int8_t a, std::int16_t b, std::int32_t c, std::int64_t d, std::uint8_t e, std::uint16_t f, std::uint32_t g, std::uint64_t h, float x, double y, bool flag, chi::PoolId target)
+              const chi::DomainQuery &dom_query, std::int8_t a, std::int16_t b, std::int32_t c, std::int64_t d, std::uint8_t e, std::uint16_t f, std::uint32_t g, std::uint64_t h, float x, double y, bool flag, chi::PoolId target)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -102,7 +102,7 @@ struct StringsTask : public chi::Task {
 
   explicit StringsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), name_(alloc.Get()), note_(alloc.Get()) {}
   StringsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-             const chi::DomainQuery &dom_query, std::string_view name, std::string_view note)
+              const chi::DomainQuery &dom_query, std::string_view name, std::string_view note)
       : chi::Task(alloc), name_(alloc.Get()), note_(alloc.Get()) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -138,7 +138,7 @@ struct ListsTask : public chi::Task {
 
   explicit ListsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc), ids_(alloc.Get()), weights_(alloc.Get()), flags_(alloc.Get()) {}
   ListsTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-           const chi::DomainQuery &dom_query, const std::vector<std::uint32_t> &ids, const std::vector<double> &weights)
+            const chi::DomainQuery &dom_query, const std::vector<std::uint32_t> &ids, const std::vector<double> &weights)
       : chi::Task(alloc), ids_(alloc.Get()), weights_(alloc.Get()), flags_(alloc.Get()) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -175,7 +175,7 @@ struct BulkInTask : public chi::Task {
 
   explicit BulkInTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   BulkInTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-            const chi::DomainQuery &dom_query, chi::ipc::Pointer data, chi::u64 data_size)
+             const chi::DomainQuery &dom_query, chi::ipc::Pointer data, chi::u64 data_size)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -209,7 +209,7 @@ struct BulkOutTask : public chi::Task {
 
   explicit BulkOutTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   BulkOutTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-             const chi::DomainQuery &dom_query, std::uint64_t size, chi::ipc::Pointer data, chi::u64 data_capacity)
+              const chi::DomainQuery &dom_query, std::uint64_t size, chi::ipc::Pointer data, chi::u64 data_capacity)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -259,7 +259,7 @@ struct BulkInOutTask : public chi::Task {
 
   explicit BulkInOutTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   BulkInOutTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-               const chi::DomainQuery &dom_query, chi::ipc::Pointer buffer, chi::u64 buffer_size, chi::u64 buffer_capacity)
+                const chi::DomainQuery &dom_query, chi::ipc::Pointer buffer, chi::u64 buffer_size, chi::u64 buffer_capacity)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
@@ -302,10 +302,9 @@ struct BulkInOutTask : public chi::Task {
 
 /** kNothing (id 16, chimaera_mod.yaml line 22). */
 struct NothingTask : public chi::Task {
-
   explicit NothingTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc) : chi::Task(alloc) {}
   NothingTask(const chi::ipc::CtxAllocator<CHI_ALLOC_T> &alloc, const chi::TaskNode &task_node, const chi::PoolId &pool_id,
-             const chi::DomainQuery &dom_query)
+              const chi::DomainQuery &dom_query)
       : chi::Task(alloc) {
     task_node_ = task_node;
     pool_ = pool_id;
