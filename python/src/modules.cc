@@ -259,7 +259,7 @@ py::list CodecMany(u64 pool, bool compress, const py::sequence &buffers, const s
   const u64 epoch = Epoch();
   using T = cz::CodecTask;  // Compress and Decompress tasks share the layout
   const u32 method = compress ? chimaera::compressor::Method::kCompress : chimaera::compressor::Method::kDecompress;
-  TaskDeleter del = &DeleteCodecTask<cz::CompressTask>;  // same layout for both methods
+  TaskDeleter del = compress ? &DeleteCodecTask<cz::CompressTask> : &DeleteCodecTask<cz::DecompressTask>;
   {
     py::gil_scoped_release release;
     ShmAccess access(epoch);
