@@ -124,9 +124,12 @@ class Container {
   virtual void SaveOut(u32 method, TaskOutputArchiveOUT &ar, ipc::FullPtr<Task> task) = 0;
   /** Apply OUT bytes to the original `task`. */
   virtual void LoadOut(u32 method, TaskInputArchiveOUT &ar, ipc::FullPtr<Task> task) = 0;
-  /** Duplicate `orig` into `dup` (seed 000). Tasks own their strings and bulk
-   * buffers, so the copy is always deep (SaveIn + LoadIn); `deep` is kept for
-   * the seed's signature. Throws what SaveIn/LoadIn throw. */
+  /** Duplicate `orig` into `dup` (seed 000): always deep (SaveIn + LoadIn);
+   * `deep` is kept for the seed's signature. Tasks own their strings, not
+   * their bulk buffers: a task with `bulk` fields gets fresh buffers in the
+   * copy that Del does not free, so duplicate such tasks the way ReplicaSet
+   * does (LoadIn, then free TaskInputArchiveIN::LoadedBulk() after the copy).
+   * Throws what SaveIn/LoadIn throw. */
   virtual void NewCopy(u32 method, const ipc::FullPtr<Task> &orig, ipc::FullPtr<Task> &dup, bool deep);
 
  private:
