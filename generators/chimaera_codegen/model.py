@@ -99,13 +99,13 @@ RESERVED_FIELDS = frozenset("pool method prio dom_query task_flags completion wa
 RESERVED_PY_FIELDS = frozenset(["self", "node"])
 # Attributes of chimaera.Pool: a method of that Python name would hide them.
 RESERVED_PY_METHODS = frozenset("client id name module destroy".split())
-# Method names whose function (the name without 'k') would shadow a member of
-# chi::Container, or of what the generated lib_exec.h adds to the class.
 # The optional module-level key choosing the generated clients' default
 # DomainQuery (the other keys are methods).
 DEFAULT_QUERY_KEY = "default_query"
 DEFAULT_QUERIES = ("dynamic", "local")
 
+# Method names whose function (the name without 'k') would shadow a member of
+# chi::Container, or of what the generated lib_exec.h adds to the class.
 RESERVED_METHODS = frozenset("kRun kMonitor kDel kSaveIn kLoadIn kSaveOut kLoadOut kNewCopy kInit "
                              "kCreateLocalQueue kGetLane kGetLaneByHash kAllLanes kFreeQueues kFindLane "
                              "kWrongTaskType kLoadTaskIn".split())
@@ -456,7 +456,7 @@ def load_module(module_dir: str, repo_yaml: Optional[str] = None) -> Module:
                                   f"this node's container, one lane, tasks in submission order)")
                 else:
                     default_query = vnode.value
-                names[mname] = line
+                names.setdefault(mname, line)
                 continue
             if mname in names:
                 errors.append(f"{mod_yaml}:{line}: duplicate method {mname!r} "
