@@ -66,3 +66,17 @@ class TaskError(ChimaeraError):
 class NodeUnreachableError(TaskError):
     """The task's node is dead, refused this node, or never answered
     (code NODE_UNREACHABLE); the message names the node and its address."""
+
+
+def wrong_arguments(error: TypeError, call: str, args: tuple) -> TypeError:
+    """The TypeError a generated module method raises for bad arguments.
+
+    pybind11's "incompatible function arguments" names the binding's internal
+    ``_x_async(pool_id, node, ...)``; this returns one in the caller's terms
+    (``call`` is the public signature, ``args`` the values given). Other
+    TypeErrors (e.g. a str where bytes go) are already clear and come back
+    unchanged. Used by every generated ``<mod>_python.cc`` (issue 14)."""
+    if "incompatible function arguments" not in str(error):
+        return error
+    got = ", ".join(type(a).__name__ for a in args)
+    return TypeError(f"{call}: an argument has the wrong type or is out of its field's range; got ({got})")

@@ -116,6 +116,7 @@ PyObject *CallingPython(F &&build) noexcept {
 constexpr const char *kPoolSource = R"chimaera_py(
 import collections as _collections
 import chimaera as _chimaera
+from chimaera._errors import wrong_arguments as _wrong_arguments
 
 
 def _node(node):

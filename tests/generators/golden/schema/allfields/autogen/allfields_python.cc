@@ -235,6 +235,7 @@ py::object AsyncNothing(std::uint64_t pool, long long node) {
 constexpr const char *kPoolSource = R"chimaera_py(
 import collections as _collections
 import chimaera as _chimaera
+from chimaera._errors import wrong_arguments as _wrong_arguments
 
 StringsResult = _collections.namedtuple("StringsResult", ["note", "length"])
 StringsResult.__doc__ = "The outputs of kStrings: note (str), length (int)."
@@ -248,16 +249,6 @@ BulkOutResult.__doc__ = "The outputs of kBulkOut: data (bytes), crc (int)."
 
 def _node(node):
     return -1 if node is None else int(node)
-
-
-def _wrong_arguments(error, call, args):
-    """pybind11's "incompatible function arguments" names the internal
-    _x_async(pool_id, node, ...): say it in the caller's terms instead.
-    Other TypeErrors (e.g. a str where bytes go) are already clear."""
-    if "incompatible function arguments" not in str(error):
-        return error
-    got = ", ".join(type(a).__name__ for a in args)
-    return TypeError(f"{call}: an argument has the wrong type or is out of its field's range; got ({got})")
 
 
 class AllfieldsPool(_chimaera.Pool):
