@@ -89,12 +89,18 @@ void Worker::Loop() {
     }
     if (ResumeReadyWaiters(true)) {  // before sleeping, look at every waiter
       idle = 0;
+      // What the resumed tasks sent (a completed remote task's reply, a
+      // subtask for another node) waits in this thread's batch: send it now.
+      if (RemoteQueue *rq = rt_->GetRemoteQueue()) rq->Flush();
       continue;
     }
     if (ReleaseHeldLanes()) {  // a lane got a task while we let go of it
       idle = 0;
       continue;
     }
+    // Never sleep on unsent remote messages: the batch leaves on Flush, and
+    // a reply left in it would stall its requester until rpc_timeout.
+    if (RemoteQueue *rq = rt_->GetRemoteQueue()) rq->Flush();
     // Woken by a doorbell: spin again, work is likely. Woken by the timeout
     // (a waiting task's due time): look once, then park again.
     const bool timed_out = Park();
